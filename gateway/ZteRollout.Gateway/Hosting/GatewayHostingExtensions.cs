@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using ZteRollout.Gateway.Auth;
+using ZteRollout.Gateway.Blobs;
+using ZteRollout.Gateway.Errors;
+using ZteRollout.Gateway.Services;
+
+namespace ZteRollout.Gateway.Hosting;
+
+public static class GatewayHostingExtensions
+{
+    /// <summary>
+    /// Registers the gRPC services, authentication, authorization and the blob store. The Orleans side (a co-hosted
+    /// silo or an Orleans client) is the host's choice: the services only need an <see cref="IGrainFactory"/>.
+    /// </summary>
+    public static IServiceCollection AddZteRolloutGateway(this IServiceCollection services, IConfiguration configuration, string dataDirectory)
+    {
+        services.AddOptions<GatewayOptions>()
+            .Bind(configuration.GetSection(GatewayOptions.Section))
+            .Configure(o => o.DataDirectory = dataDirectory)
+            .Validate(o => o.MaxPackageBytes > 0, "Rollout:Gateway:MaxPackageBytes must be positive")
+            .Validate(o => o.DownloadChunkBytes is >= 16 * 1024 and <= 1024 * 1024, "Rollout:Gateway:DownloadChunkBytes must be 16 KiB to 1 MiB")
+            .ValidateOnStart();
+        services.AddSingleton<BlobStore>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddMemoryCache();
+
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorMappingInterceptor>();
+
+            // Uploads come in chunks well under this; a bigger message is a client bug and gets ResourceExhausted.
+            o.MaxReceiveMessageSize = 8 * 1024 * 1024;
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, DeviceAuthenticationHandler>(RolloutAuth.DeviceScheme, null)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(RolloutAuth.ApiKeyScheme, null);
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
+        services.AddAuthorizationBuilder()
+            .AddPolicy(RolloutAuth.Policies.Device, p => p.AddAuthenticationSchemes(RolloutAuth.DeviceScheme).RequireClaim(RolloutAuth.DeviceIdClaim))
+            .AddPolicy(RolloutAuth.Policies.Viewer, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.All))
+            .AddPolicy(RolloutAuth.Policies.ReleaseManager, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.ReleaseManager, RolloutAuth.Roles.Admin))
+            .AddPolicy(RolloutAuth.Policies.Sre, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.Sre, RolloutAuth.Roles.Admin))
+            .AddPolicy(RolloutAuth.Policies.Admin, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.Admin));
+        return services;
+    }
+
+    /// <summary>
+    /// Traces and metrics for the gateway and Orleans. Exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
+    /// is set; otherwise collected for in-process listeners only.
+    /// </summary>
+    public static IServiceCollection AddZteRolloutTelemetry(this IServiceCollection services, string serviceName)
+    {
+        var otlp = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(serviceName))
+            .WithTracing(t =>
+            {
+                t.AddAspNetCoreInstrumentation().AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+                if (otlp)
+                {
+                    t.AddOtlpExporter();
+                }
+            })
+            .WithMetrics(m =>
+            {
+                m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Microsoft.Orleans");
+                if (otlp)
+                {
+                    m.AddOtlpExporter();
+                }
+            });
+        _ = telemetry;
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapZteRolloutGateway(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<DeviceUpdateService>();
+        endpoints.MapGrpcService<RolloutAdminService>();
+        endpoints.MapGrpcHealthChecksService();
+        endpoints.MapGrpcReflectionService();
+        return endpoints;
+    }
+}

@@ -1,0 +1,277 @@
+using System.Collections.Immutable;
+using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using ZteRollout.Shared.Campaigns;
+using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Grains;
+using ZteRollout.Shared.Packages;
+using ZteRollout.Shared.Versions;
+using A = ZteRollout.Admin.V1;
+
+namespace ZteRollout.Gateway.Services;
+
+/// <summary>Validation and mapping of admin requests and views.</summary>
+public static partial class AdminRequests
+{
+    public const int MaxReleaseNotes = 64 * 1024;
+    public const int MaxTags = 32;
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex SimpleId();
+
+    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    private static partial Regex HexSha256();
+
+    public static PackageMetadata ToMetadata(A.PackageMetadata m)
+    {
+        var problems = new ViolationList();
+        FirmwareVersion.TryParse(m.Version, out var version, out var versionProblem);
+        if (versionProblem is not null)
+        {
+            problems.Add("metadata.version", versionProblem);
+        }
+
+        if (m.TargetModels.Count == 0)
+        {
+            problems.Add("metadata.target_models", "must name at least one model");
+        }
+
+        for (var i = 0; i < m.TargetModels.Count; i++)
+        {
+            if (!SimpleId().IsMatch(m.TargetModels[i]))
+            {
+                problems.Add($"metadata.target_models[{i}]", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+            }
+        }
+
+        if (m.TargetModels.Distinct(StringComparer.Ordinal).Count() != m.TargetModels.Count)
+        {
+            problems.Add("metadata.target_models", "lists a model twice");
+        }
+
+        var kind = m.Kind switch
+        {
+            A.PackageKind.Full => PackageKind.Full,
+            A.PackageKind.Delta => PackageKind.Delta,
+            _ => (PackageKind?)null,
+        };
+        if (kind is null)
+        {
+            problems.Add("metadata.kind", "must be PACKAGE_KIND_FULL or PACKAGE_KIND_DELTA");
+        }
+
+        if (kind == PackageKind.Delta)
+        {
+            if (!FirmwareVersion.TryParse(m.BaseVersion, out var baseVersion, out var baseProblem))
+            {
+                problems.Add("metadata.base_version", "a DELTA needs its base version: " + baseProblem);
+            }
+            else if (version is not null && baseVersion >= version)
+            {
+                problems.Add("metadata.base_version", $"base '{baseVersion}' must be below the version '{version}'");
+            }
+        }
+        else if (kind == PackageKind.Full && m.BaseVersion.Length > 0)
+        {
+            problems.Add("metadata.base_version", "a FULL package has no base version");
+        }
+
+        if (m.MinBatteryPercent > 100)
+        {
+            problems.Add("metadata.min_battery_percent", $"must be 0-100, got {m.MinBatteryPercent}");
+        }
+
+        if (m.RequiredFreeBytes > long.MaxValue)
+        {
+            problems.Add("metadata.required_free_bytes", "is too large");
+        }
+
+        if (m.ReleaseNotes.Length > MaxReleaseNotes)
+        {
+            problems.Add("metadata.release_notes", $"must be at most {MaxReleaseNotes} characters");
+        }
+
+        if (m.ExpectedSha256.Length > 0 && !HexSha256().IsMatch(m.ExpectedSha256))
+        {
+            problems.Add("metadata.expected_sha256", "must be 64 hex digits");
+        }
+
+        problems.ThrowIfAny();
+        return new PackageMetadata(m.Version, [.. m.TargetModels], kind!.Value, kind == PackageKind.Delta ? m.BaseVersion : null,
+            (long)m.RequiredFreeBytes, (int)m.MinBatteryPercent, m.ReleaseNotes);
+    }
+
+    public static A.Package ToProto(PackageRecord p)
+    {
+        var metadata = new A.PackageMetadata
+        {
+            Version = p.Metadata.Version,
+            Kind = p.Metadata.Kind == PackageKind.Full ? A.PackageKind.Full : A.PackageKind.Delta,
+            BaseVersion = p.Metadata.BaseVersion ?? string.Empty,
+            RequiredFreeBytes = (ulong)p.Metadata.RequiredFreeBytes,
+            MinBatteryPercent = (uint)p.Metadata.MinBatteryPercent,
+            ReleaseNotes = p.Metadata.ReleaseNotes,
+        };
+        metadata.TargetModels.AddRange(p.Metadata.Models);
+        return new A.Package
+        {
+            PackageId = p.PackageId,
+            Metadata = metadata,
+            Size = (ulong)p.Manifest.Size,
+            Sha256 = p.Manifest.Sha256,
+            Manifest = ByteString.CopyFrom(p.ManifestBytes),
+            ManifestSignature = ByteString.CopyFrom(p.Signature),
+            CreatedAt = Timestamp.FromDateTimeOffset(p.CreatedAt),
+        };
+    }
+
+    public static string ValidateCampaignId(string id, bool allowEmpty)
+    {
+        if (id.Length == 0 && allowEmpty)
+        {
+            return "cmp-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+        }
+
+        if (!SimpleId().IsMatch(id))
+        {
+            throw RolloutException.InvalidField("campaign_id", id.Length == 0 ? "is required" : "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+
+        return id;
+    }
+
+    public static CampaignPlan ToPlan(A.CampaignPlan? plan)
+    {
+        if (plan is null)
+        {
+            throw RolloutException.InvalidField("plan", "is required");
+        }
+
+        var e = plan.Eligibility ?? new A.Eligibility();
+        return new CampaignPlan(
+            plan.Name,
+            [.. plan.Targets.Select(t => new CampaignTarget(t.Model, t.PackageId))],
+            new Eligibility([.. e.Models], [.. e.CurrentVersions], NullIfEmpty(e.MinCurrentVersion), NullIfEmpty(e.MaxCurrentVersion),
+                [.. e.HardwareRevisions], [.. e.Regions], [.. e.Carriers]),
+            plan.Priority,
+            plan.InProgressTimeoutSeconds == 0 ? CampaignPlan.DefaultInProgressTimeout : TimeSpan.FromSeconds(plan.InProgressTimeoutSeconds));
+    }
+
+    public static A.Campaign ToProto(CampaignView view, bool withAudit)
+    {
+        var plan = view.Plan;
+        var eligibility = new A.Eligibility
+        {
+            MinCurrentVersion = plan.Eligibility.MinCurrentVersion ?? string.Empty,
+            MaxCurrentVersion = plan.Eligibility.MaxCurrentVersion ?? string.Empty,
+        };
+        eligibility.Models.AddRange(OrEmpty(plan.Eligibility.Models));
+        eligibility.CurrentVersions.AddRange(OrEmpty(plan.Eligibility.CurrentVersions));
+        eligibility.HardwareRevisions.AddRange(OrEmpty(plan.Eligibility.HardwareRevisions));
+        eligibility.Regions.AddRange(OrEmpty(plan.Eligibility.Regions));
+        eligibility.Carriers.AddRange(OrEmpty(plan.Eligibility.Carriers));
+        var protoPlan = new A.CampaignPlan
+        {
+            Name = plan.Name,
+            Eligibility = eligibility,
+            Priority = plan.Priority,
+            InProgressTimeoutSeconds = (uint)plan.InProgressTimeout.TotalSeconds,
+        };
+        protoPlan.Targets.AddRange(plan.Targets.Select(t => new A.CampaignTarget { Model = t.Model, PackageId = t.PackageId }));
+        var c = view.Counts;
+        var campaign = new A.Campaign
+        {
+            CampaignId = view.CampaignId,
+            Plan = protoPlan,
+            State = view.State switch
+            {
+                CampaignState.Draft => A.CampaignState.Draft,
+                CampaignState.Running => A.CampaignState.Running,
+                CampaignState.Completed => A.CampaignState.Completed,
+                CampaignState.Canceled => A.CampaignState.Canceled,
+                _ => A.CampaignState.Unspecified,
+            },
+            Counts = new A.CampaignCounts
+            {
+                Offered = (ulong)c.Offered,
+                InProgress = (ulong)c.InProgress,
+                Installed = (ulong)c.Installed,
+                Succeeded = (ulong)c.Succeeded,
+                Failed = (ulong)c.Failed,
+                RolledBack = (ulong)c.RolledBack,
+                TimedOut = (ulong)c.TimedOut,
+                Deferred = (ulong)c.Deferred,
+                Canceled = (ulong)c.Canceled,
+            },
+            CreatedAt = Timestamp.FromDateTimeOffset(view.CreatedAt),
+        };
+        if (withAudit)
+        {
+            campaign.Audit.AddRange(view.Audit.Select(a => new A.AuditEntry
+            {
+                At = Timestamp.FromDateTimeOffset(a.At),
+                Actor = a.Actor,
+                Action = a.Action,
+                Reason = a.Reason,
+            }));
+        }
+
+        return campaign;
+    }
+
+    public static CampaignState? ToState(A.CampaignState state) => state switch
+    {
+        A.CampaignState.Draft => CampaignState.Draft,
+        A.CampaignState.Running => CampaignState.Running,
+        A.CampaignState.Completed => CampaignState.Completed,
+        A.CampaignState.Canceled => CampaignState.Canceled,
+        _ => null,
+    };
+
+    public static A.Device ToProto(DeviceView view)
+    {
+        var device = new A.Device
+        {
+            DeviceId = view.DeviceId,
+            CurrentVersion = view.CurrentVersion ?? string.Empty,
+            ActiveSlot = DeviceRequests.ToProto(view.ActiveSlot),
+        };
+        device.Tags.AddRange(OrEmpty(view.Tags));
+        if (view.Facts is { } facts)
+        {
+            device.Facts = DeviceRequests.ToProto(facts);
+        }
+
+        if (view.LastCheckIn is { } seen)
+        {
+            device.LastCheckIn = Timestamp.FromDateTimeOffset(seen);
+        }
+
+        if (view.CurrentOffer is { } offer)
+        {
+            device.CurrentOffer = ToProto(offer);
+        }
+
+        device.History.AddRange(view.History.Select(ToProto));
+        return device;
+    }
+
+    private static A.OfferRecord ToProto(OfferRecord o) => new()
+    {
+        OfferId = o.OfferId,
+        CampaignId = o.CampaignId,
+        PackageId = o.PackageId,
+        TargetVersion = o.TargetVersion,
+        Status = DeviceRequests.ToProto(o.Status),
+        BytesDownloaded = (ulong)o.BytesDownloaded,
+        ErrorCode = o.ErrorCode ?? string.Empty,
+        OfferedAt = Timestamp.FromDateTimeOffset(o.OfferedAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(o.UpdatedAt),
+        Deadline = Timestamp.FromDateTimeOffset(o.Deadline),
+    };
+
+    private static ImmutableArray<string> OrEmpty(ImmutableArray<string> list) => list.IsDefault ? [] : list;
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+}

@@ -1,0 +1,104 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+using ZteRollout.Device.V1;
+using ZteRollout.Gateway.Auth;
+using ZteRollout.Gateway.Blobs;
+using ZteRollout.Shared.Devices;
+using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Grains;
+
+namespace ZteRollout.Gateway.Services;
+
+/// <summary>The device API: each call checks the device acts as itself, then makes one grain call.</summary>
+[Authorize(AuthenticationSchemes = RolloutAuth.DeviceScheme, Policy = RolloutAuth.Policies.Device)]
+public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options) : DeviceUpdate.DeviceUpdateBase
+{
+    public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
+    {
+        var device = Self(request.DeviceId, context);
+        var problems = new ViolationList();
+        var facts = DeviceRequests.ToFacts(request.Facts, problems);
+        problems.ThrowIfAny();
+        return DeviceRequests.ToProto(await device.CheckInAsync(facts));
+    }
+
+    public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
+    {
+        var device = Self(request.DeviceId, context);
+        if (string.IsNullOrEmpty(request.OfferId))
+        {
+            throw RolloutException.InvalidField("offer_id", "is required");
+        }
+
+        if (request.Offset > long.MaxValue)
+        {
+            throw RolloutException.OutOfRange($"offset {request.Offset} is past the end of the package");
+        }
+
+        var grant = await device.AuthorizeDownloadAsync(request.OfferId, (long)request.Offset);
+        var chunkSize = Math.Clamp(options.Value.DownloadChunkBytes, 16 * 1024, 1024 * 1024);
+        FileStream file;
+        try
+        {
+            file = blobs.OpenRead(grant.Sha256, (long)request.Offset);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new RpcException(new Status(StatusCode.DataLoss, $"package bytes {grant.Sha256} are missing from the blob store"));
+        }
+
+        await using (file)
+        {
+            var buffer = new byte[chunkSize];
+            var position = (long)request.Offset;
+
+            // The manifest's size bounds the stream, whatever the file on disk holds.
+            while (position < grant.Size)
+            {
+                var want = (int)Math.Min(chunkSize, grant.Size - position);
+                var read = await file.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, context.CancellationToken);
+                if (read < want)
+                {
+                    throw new RpcException(new Status(StatusCode.DataLoss, $"package bytes {grant.Sha256} are shorter than the manifest's {grant.Size} bytes"));
+                }
+
+                await responseStream.WriteAsync(new DownloadChunk
+                {
+                    Offset = (ulong)position,
+                    Data = ByteString.CopyFrom(buffer, 0, read),
+                    TotalSize = (ulong)grant.Size,
+                }, context.CancellationToken);
+                position += read;
+            }
+        }
+    }
+
+    public override async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
+    {
+        var device = Self(request.DeviceId, context);
+        var problems = new ViolationList();
+        var report = DeviceRequests.ToReport(request, problems);
+        problems.ThrowIfAny();
+        var result = await device.ReportAsync(report);
+        return new ReportResponse { Status = DeviceRequests.ToProto(result.Status), Duplicate = result.Duplicate };
+    }
+
+    /// <summary>The caller's own device grain; a credential for one device never acts on another.</summary>
+    private IDeviceGrain Self(string requestedId, ServerCallContext context)
+    {
+        if (DeviceIdentity.ValidateId(requestedId) is { } problem)
+        {
+            throw RolloutException.InvalidField("device_id", problem);
+        }
+
+        var authenticated = context.GetHttpContext().User.FindFirst(RolloutAuth.DeviceIdClaim)?.Value;
+        if (authenticated != requestedId)
+        {
+            throw RolloutException.PermissionDenied($"credential of device '{authenticated}' cannot act as device '{requestedId}'");
+        }
+
+        return grains.Device(requestedId);
+    }
+}

@@ -1,0 +1,186 @@
+using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+using ZteRollout.Admin.V1;
+using ZteRollout.Gateway.Auth;
+using ZteRollout.Gateway.Blobs;
+using ZteRollout.Shared.Devices;
+using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Grains;
+using ZteRollout.Shared.Packages;
+
+namespace ZteRollout.Gateway.Services;
+
+/// <summary>The admin API: validate, call the owning grain, map the answer. Roles per rpc by policy.</summary>
+[Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Viewer)]
+public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options) : RolloutAdmin.RolloutAdminBase
+{
+    private IPackageCatalogGrain Catalog => grains.GetGrain<IPackageCatalogGrain>(0);
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Package> UploadPackage(IAsyncStreamReader<UploadPackageRequest> requestStream, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        if (!await requestStream.MoveNext(ct) || requestStream.Current.PartCase != UploadPackageRequest.PartOneofCase.Metadata)
+        {
+            throw RolloutException.InvalidField("metadata", "the first message of an upload must carry the package metadata");
+        }
+
+        var declared = requestStream.Current.Metadata;
+        var metadata = AdminRequests.ToMetadata(declared);
+        await using var pending = blobs.BeginUpload(options.Value.MaxPackageBytes);
+        while (await requestStream.MoveNext(ct))
+        {
+            if (requestStream.Current.PartCase != UploadPackageRequest.PartOneofCase.Chunk)
+            {
+                throw RolloutException.InvalidField("metadata", "metadata may come only once, in the first message");
+            }
+
+            await pending.AppendAsync(requestStream.Current.Chunk.Memory, ct);
+        }
+
+        if (pending.Length == 0)
+        {
+            throw RolloutException.InvalidField("chunk", "the package has no bytes");
+        }
+
+        var sha256 = await pending.CommitAsync(ct);
+        if (declared.ExpectedSha256.Length > 0 && !string.Equals(declared.ExpectedSha256, sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw RolloutException.InvalidField("metadata.expected_sha256",
+                $"declared {declared.ExpectedSha256.ToLowerInvariant()} but the uploaded bytes hash to {sha256}");
+        }
+
+        return AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+    }
+
+    public override async Task<Package> GetPackage(GetPackageRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(request.PackageId))
+        {
+            throw RolloutException.InvalidField("package_id", "is required");
+        }
+
+        var package = await Catalog.GetAsync(request.PackageId) ?? throw RolloutException.NotFound($"package '{request.PackageId}' does not exist");
+        return AdminRequests.ToProto(package);
+    }
+
+    public override async Task<ListPackagesResponse> ListPackages(ListPackagesRequest request, ServerCallContext context)
+    {
+        var response = new ListPackagesResponse();
+        response.Packages.AddRange((await Catalog.ListAsync(request.Model.Length == 0 ? null : request.Model)).Select(AdminRequests.ToProto));
+        return response;
+    }
+
+    public override async Task<SigningKey> GetSigningKey(GetSigningKeyRequest request, ServerCallContext context)
+    {
+        var pem = await Catalog.GetSigningKeyAsync();
+        return new SigningKey { Algorithm = ManifestSignature.Algorithm, PublicKeyPem = pem, Fingerprint = ManifestSignature.Fingerprint(pem) };
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<RegisterDevicesResponse> RegisterDevices(RegisterDevicesRequest request, ServerCallContext context)
+    {
+        var problems = new ViolationList();
+        if (request.Devices.Count == 0)
+        {
+            problems.Add("devices", "must list at least one device");
+        }
+
+        if (request.Devices.Count > options.Value.MaxRegisterBatch)
+        {
+            throw RolloutException.ResourceExhausted($"devices: at most {options.Value.MaxRegisterBatch} per call, got {request.Devices.Count}");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < request.Devices.Count; i++)
+        {
+            var d = request.Devices[i];
+            if (DeviceIdentity.ValidateId(d.DeviceId) is { } idProblem)
+            {
+                problems.Add($"devices[{i}].device_id", idProblem);
+            }
+            else if (!seen.Add(d.DeviceId))
+            {
+                problems.Add($"devices[{i}].device_id", $"'{d.DeviceId}' appears twice in the request");
+            }
+
+            if (d.Tags.Count > AdminRequests.MaxTags || d.Tags.Any(t => t.Length is 0 or > 64))
+            {
+                problems.Add($"devices[{i}].tags", $"at most {AdminRequests.MaxTags} tags of 1-64 characters");
+            }
+        }
+
+        problems.ThrowIfAny();
+        if (!request.RotateExisting)
+        {
+            // Check first, so a batch with a known device changes nothing.
+            var registered = await Task.WhenAll(request.Devices.Select(async d => (d.DeviceId, Known: await grains.Device(d.DeviceId).IsRegisteredAsync())));
+            var known = registered.Where(r => r.Known).Select(r => r.DeviceId).ToList();
+            if (known.Count > 0)
+            {
+                throw RolloutException.AlreadyExists(
+                    $"{known.Count} device(s) already registered: {string.Join(", ", known.Take(10))}{(known.Count > 10 ? ", ..." : string.Empty)}; set rotate_existing to issue new credentials");
+            }
+        }
+
+        var credentials = await Task.WhenAll(request.Devices.Select(async d =>
+        {
+            var token = DeviceIdentity.NewToken(d.DeviceId);
+            DeviceIdentity.TryParseToken(token, out _, out var secret);
+            await grains.Device(d.DeviceId).RegisterAsync(DeviceIdentity.HashSecret(secret), [.. d.Tags], request.RotateExisting);
+            return new DeviceCredential { DeviceId = d.DeviceId, Token = token };
+        }));
+        var response = new RegisterDevicesResponse();
+        response.Credentials.AddRange(credentials);
+        return response;
+    }
+
+    public override async Task<ZteRollout.Admin.V1.Device> GetDevice(GetDeviceRequest request, ServerCallContext context)
+    {
+        if (DeviceIdentity.ValidateId(request.DeviceId) is { } problem)
+        {
+            throw RolloutException.InvalidField("device_id", problem);
+        }
+
+        return AdminRequests.ToProto(await grains.Device(request.DeviceId).GetViewAsync());
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Campaign> CreateCampaign(CreateCampaignRequest request, ServerCallContext context)
+    {
+        var id = AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: true);
+        var plan = AdminRequests.ToPlan(request.Plan);
+        return AdminRequests.ToProto(await grains.Campaign(id).CreateAsync(plan, Actor(context)), withAudit: true);
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Campaign> StartCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).StartAsync(Actor(context), request.Reason), withAudit: true);
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Campaign> CancelCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).CancelAsync(Actor(context), request.Reason), withAudit: true);
+
+    public override async Task<Campaign> GetCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).GetAsync(), withAudit: true);
+
+    public override async Task<ListCampaignsResponse> ListCampaigns(ListCampaignsRequest request, ServerCallContext context)
+    {
+        if (!Enum.IsDefined(request.State))
+        {
+            throw RolloutException.InvalidField("state", $"unknown state {(int)request.State}");
+        }
+
+        var ids = await grains.GetGrain<ICampaignDirectoryGrain>(0).ListAsync(AdminRequests.ToState(request.State));
+        var views = await Task.WhenAll(ids.Select(id => grains.Campaign(id).GetAsync()));
+        var response = new ListCampaignsResponse();
+        response.Campaigns.AddRange(views.Select(v => AdminRequests.ToProto(v, withAudit: false)));
+        return response;
+    }
+
+    private ICampaignGrain CampaignOf(CampaignRequest request) =>
+        grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false));
+
+    private static string Actor(ServerCallContext context) => context.GetHttpContext().User.Identity?.Name ?? "unknown";
+}

@@ -1,0 +1,29 @@
+using System.Text;
+
+namespace ZteRollout.Shared.Campaigns;
+
+/// <summary>Maps a device to the shard of a campaign's counts that holds it.</summary>
+public static class StatsSharding
+{
+    /// <summary>
+    /// Shards per campaign. Stored counts are keyed by it, so changing it would split a running campaign's
+    /// counts across two layouts: a different value needs a per-campaign field first.
+    /// </summary>
+    public const int ShardCount = 16;
+
+    public static int ShardOf(string deviceId) => (int)(Fnv1a(deviceId) % ShardCount);
+
+    public static string ShardKey(string campaignId, int shard) => $"{campaignId}/{shard}";
+
+    /// <summary>32-bit FNV-1a over UTF-8: stable across processes and runtimes, unlike string.GetHashCode.</summary>
+    public static uint Fnv1a(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(text))
+        {
+            hash = (hash ^ b) * 16777619u;
+        }
+
+        return hash;
+    }
+}

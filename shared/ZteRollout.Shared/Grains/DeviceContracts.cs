@@ -1,0 +1,105 @@
+using System.Collections.Immutable;
+using ZteRollout.Shared.Campaigns;
+using ZteRollout.Shared.Devices;
+
+namespace ZteRollout.Shared.Grains;
+
+/// <summary>One device: its credential, facts, current offer and install ledger. Key: the device id.</summary>
+[Alias("zte.IDeviceGrain")]
+public interface IDeviceGrain : IGrainWithStringKey
+{
+    /// <summary>Provisions the device, or gives it a new credential when <paramref name="rotate"/> is set.</summary>
+    /// <exception cref="Errors.RolloutException">AlreadyExists when registered and not rotating.</exception>
+    [Alias("Register")]
+    Task RegisterAsync(byte[] credentialHash, ImmutableArray<string> tags, bool rotate);
+
+    [Alias("IsRegistered")]
+    Task<bool> IsRegisteredAsync();
+
+    /// <summary>True when the presented secret hash is this device's (constant-time compare).</summary>
+    [Alias("VerifyCredential")]
+    Task<bool> VerifyCredentialAsync(byte[] presentedHash);
+
+    /// <summary>Records the facts and decides: nothing, the open offer, a new offer, or a deferral.</summary>
+    [Alias("CheckIn")]
+    Task<CheckInResult> CheckInAsync(DeviceFacts facts);
+
+    /// <summary>Allows a download of the open offer's package from an offset; says which blob and how long.</summary>
+    [Alias("AuthorizeDownload")]
+    Task<DownloadGrant> AuthorizeDownloadAsync(string offerId, long offset);
+
+    /// <summary>Applies one lifecycle report; returns only after it is stored.</summary>
+    [Alias("Report")]
+    Task<ReportResult> ReportAsync(DeviceReport report);
+
+    [Alias("GetView")]
+    Task<DeviceView> GetViewAsync();
+}
+
+/// <summary>What a check-in decided.</summary>
+[GenerateSerializer]
+public enum CheckInOutcome
+{
+    NoUpdate = 1,
+    Offer = 2,
+    Deferred = 3,
+}
+
+[GenerateSerializer, Immutable, Alias("zte.CheckInResult")]
+public sealed record CheckInResult(
+    [property: Id(0)] CheckInOutcome Outcome,
+    [property: Id(1)] OfferRecord? Offer,
+    [property: Id(2)] DeferralReason? DeferralReason,
+    [property: Id(3)] string? DeferralDetail,
+    [property: Id(4)] int NextCheckInSeconds);
+
+/// <summary>One offer made to a device and how far it got.</summary>
+[GenerateSerializer, Immutable, Alias("zte.OfferRecord")]
+public sealed record OfferRecord(
+    [property: Id(0)] string OfferId,
+    [property: Id(1)] string CampaignId,
+    [property: Id(2)] string PackageId,
+    [property: Id(3)] string TargetVersion,
+    [property: Id(4)] byte[] ManifestBytes,
+    [property: Id(5)] byte[] ManifestSignature,
+    [property: Id(6)] long Size,
+    [property: Id(7)] string Sha256,
+    [property: Id(8)] OfferStatus Status,
+    [property: Id(9)] long BytesDownloaded,
+    [property: Id(10)] string? ErrorCode,
+    [property: Id(11)] DateTimeOffset OfferedAt,
+    [property: Id(12)] DateTimeOffset UpdatedAt,
+    [property: Id(13)] DateTimeOffset Deadline,
+    [property: Id(14)] ImmutableArray<string> AppliedReportIds,
+    [property: Id(15)] string SourceVersion);
+
+/// <summary>The blob a download may read.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DownloadGrant")]
+public sealed record DownloadGrant([property: Id(0)] string Sha256, [property: Id(1)] long Size);
+
+/// <summary>One lifecycle report from a device.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DeviceReport")]
+public sealed record DeviceReport(
+    [property: Id(0)] string OfferId,
+    [property: Id(1)] string ReportId,
+    [property: Id(2)] OfferStatus Step,
+    [property: Id(3)] long BytesDownloaded,
+    [property: Id(4)] string? ErrorCode,
+    [property: Id(5)] string? Detail,
+    [property: Id(6)] string? RunningVersion,
+    [property: Id(7)] BootSlot ActiveSlot);
+
+[GenerateSerializer, Immutable, Alias("zte.ReportResult")]
+public sealed record ReportResult([property: Id(0)] OfferStatus Status, [property: Id(1)] bool Duplicate);
+
+/// <summary>The server's view of a device, for operators.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DeviceView")]
+public sealed record DeviceView(
+    [property: Id(0)] string DeviceId,
+    [property: Id(1)] ImmutableArray<string> Tags,
+    [property: Id(2)] DeviceFacts? Facts,
+    [property: Id(3)] DateTimeOffset? LastCheckIn,
+    [property: Id(4)] OfferRecord? CurrentOffer,
+    [property: Id(5)] ImmutableArray<OfferRecord> History,
+    [property: Id(6)] string? CurrentVersion,
+    [property: Id(7)] BootSlot ActiveSlot);

@@ -1,0 +1,157 @@
+using ZteRollout.Shared;
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using ZteRollout.Shared.Campaigns;
+using ZteRollout.Shared.Grains;
+using ZteRollout.Shared.Packages;
+using ZteRollout.Shared.Versions;
+
+namespace ZteRollout.Silo.Campaigns;
+
+[GenerateSerializer, Alias("zte.CampaignDirectoryState")]
+public sealed class CampaignDirectoryState
+{
+    /// <summary>Every campaign in creation order, with its state.</summary>
+    [Id(0)]
+    public List<string> Order { get; set; } = [];
+
+    [Id(1)]
+    public Dictionary<string, CampaignState> States { get; set; } = [];
+
+    /// <summary>What device grains need of each running campaign.</summary>
+    [Id(2)]
+    public Dictionary<string, ActiveCampaign> Running { get; set; } = [];
+
+    [Id(3)]
+    public long SnapshotVersion { get; set; }
+}
+
+/// <summary>
+/// The list of campaigns and the versioned snapshot of the running ones, pushed to every silo's cache on
+/// each change and polled by them as a fallback (a push can be lost; a poll cannot be skipped).
+/// </summary>
+public sealed class CampaignDirectoryGrain(
+    [PersistentState("directory", RolloutStorage.Name)] IPersistentState<CampaignDirectoryState> state,
+    RolloutClock clock,
+    ILogger<CampaignDirectoryGrain> logger) : Grain, ICampaignDirectoryGrain
+{
+    private static readonly TimeSpan SubscriptionLifetime = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(1);
+    private readonly Dictionary<ISnapshotObserver, DateTimeOffset> _observers = [];
+    private CampaignSnapshot? _snapshot;
+
+    public async Task RecordAsync(string campaignId, CampaignState campaignState, ActiveCampaign? active)
+    {
+        var s = state.State;
+        if (!s.States.ContainsKey(campaignId))
+        {
+            s.Order.Add(campaignId);
+        }
+
+        s.States[campaignId] = campaignState;
+        var changed = active is null ? s.Running.Remove(campaignId) : !Equals(s.Running.GetValueOrDefault(campaignId), active);
+        if (active is not null)
+        {
+            s.Running[campaignId] = active;
+        }
+
+        if (changed)
+        {
+            s.SnapshotVersion++;
+        }
+
+        await state.WriteStateAsync();
+        if (changed)
+        {
+            await PublishAsync();
+        }
+    }
+
+    public async Task PackageAddedAsync(PackageRecord package)
+    {
+        var s = state.State;
+        var changed = false;
+        foreach (var (id, campaign) in s.Running.ToList())
+        {
+            var targets = campaign.TargetsByModel;
+            foreach (var model in package.Manifest.Models)
+            {
+                if (targets.TryGetValue(model, out var target) && IsDeltaOf(package, target))
+                {
+                    targets = targets.SetItem(model, target with { Deltas = target.Deltas.Add(package) });
+                }
+            }
+
+            if (!ReferenceEquals(targets, campaign.TargetsByModel))
+            {
+                s.Running[id] = campaign with { TargetsByModel = targets };
+                changed = true;
+            }
+        }
+
+        if (changed)
+        {
+            s.SnapshotVersion++;
+            await state.WriteStateAsync();
+            await PublishAsync();
+        }
+    }
+
+    public Task<ImmutableArray<string>> ListAsync(CampaignState? filter) =>
+        Task.FromResult(Enumerable.Reverse(state.State.Order)
+            .Where(id => filter is null || state.State.States[id] == filter)
+            .ToImmutableArray());
+
+    public Task<CampaignSnapshot?> GetSnapshotAsync(long knownVersion)
+    {
+        var snapshot = CurrentSnapshot();
+        return Task.FromResult(snapshot.Version > knownVersion ? snapshot : null);
+    }
+
+    public Task SubscribeAsync(ISnapshotObserver observer)
+    {
+        _observers[observer] = clock.UtcNow + SubscriptionLifetime;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A delta of the campaign's target version for one of the same models.</summary>
+    public static bool IsDeltaOf(PackageRecord delta, ModelTarget target) =>
+        delta.Manifest.Kind == PackageKind.Delta
+        && FirmwareVersion.Parse(delta.Manifest.Version) == FirmwareVersion.Parse(target.Full.Manifest.Version)
+        && target.Deltas.All(d => d.PackageId != delta.PackageId);
+
+    private CampaignSnapshot CurrentSnapshot()
+    {
+        if (_snapshot is null || _snapshot.Version != state.State.SnapshotVersion)
+        {
+            _snapshot = new CampaignSnapshot(state.State.SnapshotVersion, [.. state.State.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)]);
+        }
+
+        return _snapshot;
+    }
+
+    private async Task PublishAsync()
+    {
+        var snapshot = CurrentSnapshot();
+        var now = clock.UtcNow;
+        foreach (var expired in _observers.Where(o => o.Value < now).Select(o => o.Key).ToList())
+        {
+            _observers.Remove(expired);
+        }
+
+        // Push to every silo at once and wait (bounded) so that, when a change is acknowledged, the caches have it.
+        // A silo that misses the push catches up by its poll.
+        var pushes = _observers.Keys.Select(async observer =>
+        {
+            try
+            {
+                await observer.OnSnapshotAsync(snapshot).WaitAsync(PushTimeout);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Snapshot {Version} push failed; that silo will poll for it", snapshot.Version);
+            }
+        });
+        await Task.WhenAll(pushes);
+    }
+}

@@ -1,0 +1,389 @@
+using ZteRollout.Shared;
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ZteRollout.Shared.Campaigns;
+using ZteRollout.Shared.Devices;
+using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Grains;
+using ZteRollout.Silo.Campaigns;
+
+namespace ZteRollout.Silo.Devices;
+
+[GenerateSerializer, Alias("zte.DeviceState")]
+public sealed class DeviceState
+{
+    [Id(0)]
+    public bool Registered { get; set; }
+
+    [Id(1)]
+    public byte[] CredentialHash { get; set; } = [];
+
+    [Id(2)]
+    public ImmutableArray<string> Tags { get; set; } = [];
+
+    [Id(3)]
+    public DeviceFacts? Facts { get; set; }
+
+    [Id(4)]
+    public DateTimeOffset? LastCheckIn { get; set; }
+
+    /// <summary>The open offer, or the last one when none is open.</summary>
+    [Id(5)]
+    public OfferRecord? Offer { get; set; }
+
+    /// <summary>Earlier offers, newest first.</summary>
+    [Id(6)]
+    public List<OfferRecord> History { get; set; } = [];
+
+    [Id(7)]
+    public string? CurrentVersion { get; set; }
+
+    [Id(8)]
+    public BootSlot ActiveSlot { get; set; }
+
+    /// <summary>Sequence of the last outcome event; events carry it so campaigns count each change once.</summary>
+    [Id(9)]
+    public long OutcomeSequence { get; set; }
+
+    /// <summary>Outcome events stored with the change that caused them and not yet acknowledged by the campaign.</summary>
+    [Id(10)]
+    public List<OutcomeEvent> Outbox { get; set; } = [];
+
+    /// <summary>The latest counted outcome per campaign.</summary>
+    [Id(11)]
+    public Dictionary<string, DeviceOutcome> Outcomes { get; set; } = [];
+
+    [Id(12)]
+    public long OfferCounter { get; set; }
+
+    [Id(13)]
+    public DateTimeOffset? FactsStoredAt { get; set; }
+}
+
+/// <summary>
+/// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer,
+/// validates its reports, and hands outcome events to the campaign's stats shards through a stored outbox
+/// (the change and its event are written together; delivery is retried until acknowledged).
+/// </summary>
+public sealed class DeviceGrain(
+    [PersistentState("device", RolloutStorage.Name)] IPersistentState<DeviceState> state,
+    SnapshotCache snapshots,
+    RolloutClock clock,
+    IOptions<RolloutSiloOptions> options,
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
+{
+    /// <summary>Facts that only refresh (battery, storage, last seen) are stored at most this often.</summary>
+    private static readonly TimeSpan FactsStoreInterval = TimeSpan.FromMinutes(10);
+    private const int ReportIdsKept = 128;
+    private IGrainTimer? _outboxTimer;
+
+    private string DeviceId => GrainKeys.DeviceIdOf(this.GetPrimaryKeyString());
+
+    private DeviceState S => state.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Outbox.Count > 0)
+        {
+            ScheduleOutboxRetry();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task RegisterAsync(byte[] credentialHash, ImmutableArray<string> tags, bool rotate)
+    {
+        if (S.Registered && !rotate)
+        {
+            throw RolloutException.AlreadyExists($"device '{DeviceId}' is already registered");
+        }
+
+        S.Registered = true;
+        S.CredentialHash = credentialHash;
+        S.Tags = tags;
+        await state.WriteStateAsync();
+    }
+
+    public Task<bool> IsRegisteredAsync() => Task.FromResult(S.Registered);
+
+    public Task<bool> VerifyCredentialAsync(byte[] presentedHash) =>
+        Task.FromResult(S.Registered && DeviceIdentity.SecretMatches(S.CredentialHash, presentedHash));
+
+    public async Task<CheckInResult> CheckInAsync(DeviceFacts facts)
+    {
+        RequireRegistered();
+        var now = clock.UtcNow;
+        var dirty = S.Facts is null || facts.IdentityDiffers(S.Facts) || S.FactsStoredAt is null || now - S.FactsStoredAt >= FactsStoreInterval;
+        S.Facts = facts;
+        S.LastCheckIn = now;
+        if (S.CurrentVersion is null || facts.CurrentVersion != S.CurrentVersion)
+        {
+            // The device is the authority on what it runs (it may have been flashed outside any campaign).
+            S.CurrentVersion = facts.CurrentVersion;
+            S.ActiveSlot = facts.ActiveSlot;
+        }
+
+        if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
+        {
+            if (now <= open.Deadline)
+            {
+                await StoreIfAsync(dirty);
+                return new CheckInResult(CheckInOutcome.Offer, open, null, null, CheckInInterval);
+            }
+
+            Close(OfferStatus.TimedOut, "E_TIMED_OUT", now);
+            dirty = true;
+        }
+
+        var snapshot = await snapshots.GetAsync();
+        var decision = OfferSelection.Decide(facts, snapshot, MayOffer);
+        switch (decision)
+        {
+            case OfferDecision.Offer offer:
+                var record = NewOffer(offer, now);
+                S.Offer = record;
+                Enqueue(offer.Campaign.CampaignId, DeviceOutcome.Offered, null);
+                await StoreAndDeliverAsync();
+                return new CheckInResult(CheckInOutcome.Offer, record, null, null, CheckInInterval);
+
+            case OfferDecision.Defer defer:
+                if (S.Outcomes.GetValueOrDefault(defer.Campaign.CampaignId) != DeviceOutcome.Deferred)
+                {
+                    Enqueue(defer.Campaign.CampaignId, DeviceOutcome.Deferred, null);
+                    await StoreAndDeliverAsync();
+                }
+                else
+                {
+                    await StoreIfAsync(dirty);
+                }
+
+                return new CheckInResult(CheckInOutcome.Deferred, null, defer.Reason, defer.Detail, CheckInInterval);
+
+            default:
+                await StoreAndDeliverIfAsync(dirty);
+                return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, CheckInInterval);
+        }
+    }
+
+    public Task<DownloadGrant> AuthorizeDownloadAsync(string offerId, long offset)
+    {
+        RequireRegistered();
+        if (S.Offer is not { } offer || offer.OfferId != offerId)
+        {
+            throw RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'");
+        }
+
+        if (InstallLifecycle.IsTerminal(offer.Status))
+        {
+            throw RolloutException.FailedPrecondition($"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer");
+        }
+
+        if (clock.UtcNow > offer.Deadline)
+        {
+            throw RolloutException.FailedPrecondition($"offer '{offerId}' passed its deadline {offer.Deadline:O}; check in again");
+        }
+
+        if (offset > offer.Size)
+        {
+            throw RolloutException.OutOfRange($"offset {offset} is past the end of package '{offer.PackageId}' ({offer.Size} bytes)");
+        }
+
+        return Task.FromResult(new DownloadGrant(offer.Sha256, offer.Size));
+    }
+
+    public async Task<ReportResult> ReportAsync(DeviceReport report)
+    {
+        RequireRegistered();
+        if (S.Offer is not { } offer || offer.OfferId != report.OfferId)
+        {
+            if (S.History.FirstOrDefault(h => h.OfferId == report.OfferId) is { } old)
+            {
+                if (old.AppliedReportIds.Contains(report.ReportId))
+                {
+                    return new ReportResult(old.Status, Duplicate: true);
+                }
+
+                throw RolloutException.FailedPrecondition($"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports");
+            }
+
+            throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'");
+        }
+
+        if (offer.AppliedReportIds.Contains(report.ReportId))
+        {
+            return new ReportResult(offer.Status, Duplicate: true);
+        }
+
+        if (!InstallLifecycle.CanMove(offer.Status, report.Step))
+        {
+            throw RolloutException.FailedPrecondition(
+                $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}");
+        }
+
+        if (report.Step == OfferStatus.Succeeded && report.RunningVersion is { Length: > 0 } running && running != offer.TargetVersion)
+        {
+            throw RolloutException.InvalidField("running_version",
+                $"device reports SUCCEEDED running '{running}' but offer '{offer.OfferId}' installs '{offer.TargetVersion}'; report ROLLED_BACK or FAILED instead");
+        }
+
+        var now = clock.UtcNow;
+        var before = OutcomeEvent.FromStatus(offer.Status);
+        S.Offer = offer with
+        {
+            Status = report.Step,
+            BytesDownloaded = Math.Max(offer.BytesDownloaded, report.Step == OfferStatus.Downloaded ? offer.Size : report.BytesDownloaded),
+            ErrorCode = InstallLifecycle.IsFailure(report.Step) ? report.ErrorCode ?? "E_UNSPECIFIED" : offer.ErrorCode,
+            UpdatedAt = now,
+            AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId),
+        };
+
+        if (report.Step == OfferStatus.Succeeded)
+        {
+            S.CurrentVersion = offer.TargetVersion;
+            S.ActiveSlot = report.ActiveSlot != BootSlot.Unspecified ? report.ActiveSlot : Other(S.ActiveSlot);
+            S.Facts = S.Facts is null ? null : S.Facts with { CurrentVersion = offer.TargetVersion, ActiveSlot = S.ActiveSlot };
+        }
+
+        var after = OutcomeEvent.FromStatus(report.Step);
+        if (after != before)
+        {
+            Enqueue(offer.CampaignId, after, S.Offer.ErrorCode);
+        }
+
+        // Ack means durable: the report and its outcome event are stored before the device hears back.
+        await StoreAndDeliverAsync();
+        return new ReportResult(S.Offer.Status, Duplicate: false);
+    }
+
+    public Task<DeviceView> GetViewAsync()
+    {
+        RequireRegistered();
+        return Task.FromResult(new DeviceView(DeviceId, S.Tags, S.Facts, S.LastCheckIn, S.Offer, [.. S.History], S.CurrentVersion, S.ActiveSlot));
+    }
+
+    private int CheckInInterval => options.Value.CheckInIntervalSeconds;
+
+    private static string Name<T>(T value)
+        where T : struct, Enum => value switch
+        {
+            OfferStatus.RolledBack => "ROLLED_BACK",
+            OfferStatus.TimedOut => "TIMED_OUT",
+            _ => value.ToString().ToUpperInvariant(),
+        };
+
+    private static BootSlot Other(BootSlot slot) => slot == BootSlot.A ? BootSlot.B : BootSlot.A;
+
+    private static ImmutableArray<string> Remember(ImmutableArray<string> ids, string id)
+    {
+        var next = ids.IsDefault ? [id] : ids.Add(id);
+        return next.Length > ReportIdsKept ? next.RemoveAt(0) : next;
+    }
+
+    private void RequireRegistered()
+    {
+        if (!S.Registered)
+        {
+            throw RolloutException.NotFound($"device '{DeviceId}' is not registered");
+        }
+    }
+
+    /// <summary>One offer per campaign attempt: a campaign the device finished (either way) offers nothing more.</summary>
+    private bool MayOffer(string campaignId) =>
+        S.Outcomes.GetValueOrDefault(campaignId) is not (DeviceOutcome.Succeeded or DeviceOutcome.Failed
+            or DeviceOutcome.RolledBack or DeviceOutcome.TimedOut);
+
+    private OfferRecord NewOffer(OfferDecision.Offer offer, DateTimeOffset now)
+    {
+        if (S.Offer is { } previous)
+        {
+            S.History.Insert(0, previous);
+            if (S.History.Count > options.Value.HistoryLimit)
+            {
+                S.History.RemoveRange(options.Value.HistoryLimit, S.History.Count - options.Value.HistoryLimit);
+            }
+        }
+
+        S.OfferCounter++;
+        var package = offer.Package;
+        var offerId = $"of-{S.OfferCounter}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        return new OfferRecord(offerId, offer.Campaign.CampaignId, package.PackageId, package.Manifest.Version,
+            package.ManifestBytes, package.Signature, package.Manifest.Size, package.Manifest.Sha256,
+            OfferStatus.Offered, 0, null, now, now, now + offer.Campaign.InProgressTimeout, [], S.Facts!.CurrentVersion);
+    }
+
+    private void Close(OfferStatus status, string errorCode, DateTimeOffset now)
+    {
+        var offer = S.Offer!;
+        S.Offer = offer with { Status = status, ErrorCode = errorCode, UpdatedAt = now };
+        Enqueue(offer.CampaignId, OutcomeEvent.FromStatus(status), errorCode);
+    }
+
+    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode)
+    {
+        var facts = S.Facts;
+        var source = S.Offer is { } offer && offer.CampaignId == campaignId ? offer.SourceVersion : facts?.CurrentVersion ?? string.Empty;
+        var cohort = new Cohort(facts?.Model ?? string.Empty, facts?.HardwareRevision ?? string.Empty, facts?.Region ?? string.Empty,
+            facts?.Carrier ?? string.Empty, source);
+        S.OutcomeSequence++;
+        S.Outcomes[campaignId] = outcome;
+        S.Outbox.Add(new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort));
+    }
+
+    private async Task StoreIfAsync(bool dirty)
+    {
+        if (dirty)
+        {
+            S.FactsStoredAt = clock.UtcNow;
+            await state.WriteStateAsync();
+        }
+    }
+
+    private Task StoreAndDeliverIfAsync(bool dirty) => dirty ? StoreAndDeliverAsync() : Task.CompletedTask;
+
+    private async Task StoreAndDeliverAsync()
+    {
+        S.FactsStoredAt = clock.UtcNow;
+        await state.WriteStateAsync();
+        await DeliverOutboxAsync();
+    }
+
+    /// <summary>
+    /// Sends stored events to their shards. A failure is logged and retried by a timer; the device's answer does not
+    /// wait on it, because the event is already durable and shards ignore repeats.
+    /// </summary>
+    private async Task DeliverOutboxAsync()
+    {
+        if (S.Outbox.Count == 0)
+        {
+            return;
+        }
+
+        var batch = S.Outbox.ToList();
+        try
+        {
+            var shard = StatsSharding.ShardOf(DeviceId);
+            var sends = batch.GroupBy(e => e.CampaignId).Select(g =>
+                GrainFactory.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(g.Key, shard)).ApplyAsync([.. g]));
+            await Task.WhenAll(sends);
+
+            // Delivered: drop them in memory; the next write stores that (a replay after a crash is harmless).
+            S.Outbox.RemoveAll(e => batch.Contains(e));
+            _outboxTimer?.Dispose();
+            _outboxTimer = null;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Device {DeviceId}: {Count} outcome events not delivered yet; will retry", DeviceId, batch.Count);
+            ScheduleOutboxRetry();
+        }
+    }
+
+    private void ScheduleOutboxRetry()
+    {
+        _outboxTimer ??= this.RegisterGrainTimer(
+            _ => DeliverOutboxAsync(),
+            new GrainTimerCreationOptions { DueTime = options.Value.OutboxRetryInterval, Period = options.Value.OutboxRetryInterval, KeepAlive = true });
+    }
+}

@@ -1,0 +1,81 @@
+using ZteRollout.Shared;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
+using ZteRollout.Silo.Campaigns;
+using ZteRollout.Silo.Packages;
+using ZteRollout.Silo.Storage;
+
+namespace ZteRollout.Silo.Hosting;
+
+/// <summary>Where grain state and reminders are stored.</summary>
+public sealed record RolloutDatabase(DatabaseKind Kind, string ConnectionString)
+{
+    /// <summary>The embedded default: one SQLite file in the data directory.</summary>
+    public static RolloutDatabase SqliteFile(string path) => new(DatabaseKind.Sqlite, $"Data Source={path};Default Timeout=30");
+
+    /// <summary>Creates or upgrades our schema (idempotent), and for SQLite switches the file to WAL.</summary>
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (Kind == DatabaseKind.Sqlite)
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using (var wal = connection.CreateCommand())
+            {
+                // WAL lets readers run beside the writer; synchronous stays FULL so an ack survives power loss.
+                wal.CommandText = "PRAGMA journal_mode=WAL;";
+                await wal.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await DatabaseSchema.EnsureAsync(connection, Kind, cancellationToken);
+        }
+        else
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await DatabaseSchema.EnsureAsync(connection, Kind, cancellationToken);
+        }
+    }
+}
+
+public static class RolloutSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds ZteRollout's grains' services and storage to a silo: grain state and reminders through the Orleans ADO.NET
+    /// providers (the binary Orleans serializer, so persisted types follow the same [Id] contract as messages).
+    /// Clustering is the caller's choice (localhost for the embedded node, ADO.NET for a cluster).
+    /// </summary>
+    public static ISiloBuilder AddZteRollout(this ISiloBuilder silo, RolloutDatabase database, IConfiguration? configuration = null)
+    {
+        var invariant = DatabaseSchema.InvariantFor(database.Kind);
+        silo.AddAdoNetGrainStorage(RolloutStorage.Name, options =>
+        {
+            options.Invariant = invariant;
+            options.ConnectionString = database.ConnectionString;
+        });
+        silo.Services.AddOptions<AdoNetGrainStorageOptions>(RolloutStorage.Name)
+            .Configure<Serializer>((options, serializer) => options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        silo.UseAdoNetReminderService(options =>
+        {
+            options.Invariant = invariant;
+            options.ConnectionString = database.ConnectionString;
+        });
+
+        var services = silo.Services;
+        var siloOptions = services.AddOptions<RolloutSiloOptions>();
+        if (configuration is not null)
+        {
+            siloOptions.Bind(configuration.GetSection(RolloutSiloOptions.Section));
+        }
+
+        services.TryAddSingleton(RolloutClock.System);
+        services.AddSingleton<ManifestSigner>();
+        services.AddSingleton<SnapshotCache>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SnapshotCache>());
+        return silo;
+    }
+}
