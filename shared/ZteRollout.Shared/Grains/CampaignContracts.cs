@@ -141,13 +141,13 @@ public interface ICampaignDirectoryGrain : IGrainWithIntegerKey
     [Alias("List")]
     Task<ImmutableArray<string>> ListAsync(CampaignState? state);
 
-    /// <summary>The snapshot when newer than <paramref name="knownVersion"/>, else null.</summary>
-    [Alias("GetSnapshot")]
-    Task<CampaignSnapshot?> GetSnapshotAsync(long knownVersion);
-
-    /// <summary>Pushes every new snapshot to the observer; subscriptions lapse unless renewed.</summary>
-    [Alias("Subscribe")]
-    Task SubscribeAsync(ISnapshotObserver observer);
+    /// <summary>
+    /// The snapshot when newer than <paramref name="knownVersion"/>, else null. The caller's observer is
+    /// (re)subscribed by the same call, so a directory that lost its subscribers (it moved to another silo)
+    /// has them back within one poll; subscriptions lapse unless renewed this way.
+    /// </summary>
+    [Alias("Poll")]
+    Task<CampaignSnapshot?> PollAsync(long knownVersion, ISnapshotObserver? observer);
 }
 
 /// <summary>A silo's snapshot cache, told of every new snapshot.</summary>

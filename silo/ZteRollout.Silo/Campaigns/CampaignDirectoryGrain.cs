@@ -1,4 +1,3 @@
-using ZteRollout.Shared;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using ZteRollout.Shared.Campaigns;
@@ -29,13 +28,15 @@ public sealed class CampaignDirectoryState
 /// <summary>
 /// The list of campaigns and the versioned snapshot of the running ones, pushed to every silo's cache on
 /// each change and polled by them as a fallback (a push can be lost; a poll cannot be skipped).
+/// Kept active so its subscriber list survives idle periods; if it moves (silo loss), the next polls re-subscribe.
 /// </summary>
+[CollectionAgeLimit(AlwaysActive = true)]
 public sealed class CampaignDirectoryGrain(
     [PersistentState("directory", RolloutStorage.Name)] IPersistentState<CampaignDirectoryState> state,
-    RolloutClock clock,
     ILogger<CampaignDirectoryGrain> logger) : Grain, ICampaignDirectoryGrain
 {
-    private static readonly TimeSpan SubscriptionLifetime = TimeSpan.FromMinutes(2);
+    // Subscriptions are transport, not rollout timing: they run on real time even when tests fake the rollout clock.
+    private static readonly TimeSpan SubscriptionLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(1);
     private readonly Dictionary<ISnapshotObserver, DateTimeOffset> _observers = [];
     private CampaignSnapshot? _snapshot;
@@ -102,16 +103,15 @@ public sealed class CampaignDirectoryGrain(
             .Where(id => filter is null || state.State.States[id] == filter)
             .ToImmutableArray());
 
-    public Task<CampaignSnapshot?> GetSnapshotAsync(long knownVersion)
+    public Task<CampaignSnapshot?> PollAsync(long knownVersion, ISnapshotObserver? observer)
     {
+        if (observer is not null)
+        {
+            _observers[observer] = TimeProvider.System.GetUtcNow() + SubscriptionLifetime;
+        }
+
         var snapshot = CurrentSnapshot();
         return Task.FromResult(snapshot.Version > knownVersion ? snapshot : null);
-    }
-
-    public Task SubscribeAsync(ISnapshotObserver observer)
-    {
-        _observers[observer] = clock.UtcNow + SubscriptionLifetime;
-        return Task.CompletedTask;
     }
 
     /// <summary>A delta of the campaign's target version for one of the same models.</summary>
@@ -133,7 +133,7 @@ public sealed class CampaignDirectoryGrain(
     private async Task PublishAsync()
     {
         var snapshot = CurrentSnapshot();
-        var now = clock.UtcNow;
+        var now = TimeProvider.System.GetUtcNow();
         foreach (var expired in _observers.Where(o => o.Value < now).Select(o => o.Key).ToList())
         {
             _observers.Remove(expired);

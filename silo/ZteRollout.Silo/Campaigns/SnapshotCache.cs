@@ -1,4 +1,3 @@
-using ZteRollout.Shared;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ZteRollout.Shared.Campaigns;
@@ -7,16 +6,14 @@ using ZteRollout.Shared.Grains;
 namespace ZteRollout.Silo.Campaigns;
 
 /// <summary>
-/// This silo's copy of the running-campaign snapshot. The directory pushes each new version; a poll catches
-/// up when a push was lost; a subscription renewal keeps the push alive. Device grains read it without a call.
+/// This silo's copy of the running-campaign snapshot. The directory pushes each new version; a poll every
+/// second catches up when a push was lost and renews this silo's subscription to the pushes. Device grains read it without a call.
 /// </summary>
 public sealed class SnapshotCache(
     IGrainFactory grains,
-    RolloutClock clock,
     IOptions<RolloutSiloOptions> options,
     ILogger<SnapshotCache> logger) : ISnapshotObserver, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
-    private static readonly TimeSpan RenewEvery = TimeSpan.FromSeconds(30);
     private readonly CancellationTokenSource _stopping = new();
     private CampaignSnapshot? _current;
     private ISnapshotObserver? _reference;
@@ -81,39 +78,39 @@ public sealed class SnapshotCache(
 
     private async Task RunAsync(CancellationToken stopping)
     {
-        var renewAt = DateTimeOffset.MinValue;
-        while (!stopping.IsCancellationRequested)
+        // Polling is how a lost push or a moved directory is noticed: it runs on real time, not on the
+        // rollout clock, so a test's fake clock cannot stop it.
+        using var timer = new PeriodicTimer(options.Value.SnapshotPollInterval, TimeProvider.System);
+        do
         {
             try
             {
-                if (clock.UtcNow >= renewAt && _reference is not null)
-                {
-                    await grains.GetGrain<ICampaignDirectoryGrain>(0).SubscribeAsync(_reference);
-                    renewAt = clock.UtcNow + RenewEvery;
-                }
-
                 await RefreshAsync();
             }
             catch (Exception e) when (!stopping.IsCancellationRequested)
             {
-                logger.LogWarning(e, "Campaign snapshot refresh failed; retrying");
+                logger.LogWarning(e, "Campaign snapshot poll failed; retrying");
             }
+        }
+        while (await WaitAsync(timer, stopping));
+    }
 
-            try
-            {
-                await Task.Delay(options.Value.SnapshotPollInterval, clock.Time, stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stopping)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
     private async Task RefreshAsync()
     {
         var known = Volatile.Read(ref _current)?.Version ?? -1;
-        if (await grains.GetGrain<ICampaignDirectoryGrain>(0).GetSnapshotAsync(known) is { } newer)
+        if (await grains.GetGrain<ICampaignDirectoryGrain>(0).PollAsync(known, _reference) is { } newer)
         {
             Offer(newer);
         }

@@ -7,6 +7,7 @@ using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
+using Orleans.Placement;
 using ZteRollout.Silo.Campaigns;
 
 namespace ZteRollout.Silo.Devices;
@@ -66,7 +67,10 @@ public sealed class DeviceState
 /// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer,
 /// validates its reports, and hands outcome events to the campaign's stats shards through a stored outbox
 /// (the change and its event are written together; delivery is retried until acknowledged).
+/// Placed at random: device grains are many, small and equally busy, so random placement spreads them evenly
+/// without the load sampling that resource-based placement needs.
 /// </summary>
+[RandomPlacement]
 public sealed class DeviceGrain(
     [PersistentState("device", RolloutStorage.Name)] IPersistentState<DeviceState> state,
     SnapshotCache snapshots,
