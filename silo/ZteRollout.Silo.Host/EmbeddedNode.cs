@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Hosting;
 using ZteRollout.Silo;
@@ -34,13 +33,7 @@ public static class EmbeddedNode
         var database = DatabaseFrom(config, dataDirectory);
         await database.PrepareAsync(CancellationToken.None);
 
-        if (config["urls"] is null && Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null && config["Kestrel:Endpoints"] is null)
-        {
-            builder.WebHost.UseUrls(DefaultUrl);
-        }
-
-        // gRPC needs HTTP/2; without TLS there is no negotiation, so endpoints speak HTTP/2 only (h2c).
-        builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+        builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl);
 
         builder.Configuration[$"{RolloutSiloOptions.Section}:DataDirectory"] = dataDirectory;
         builder.UseOrleans(silo =>
@@ -57,9 +50,7 @@ public static class EmbeddedNode
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.MapZteRolloutGateway();
+        app.UseZteRolloutGateway();
         app.Lifetime.ApplicationStarted.Register(() =>
             console.WriteLine($"ZteRollout embedded node ready: data in {dataDirectory}, listening on {string.Join(", ", app.Urls)}"));
         return app;

@@ -14,6 +14,7 @@ public static class RolloutAuth
         public const string Viewer = "viewer";
         public const string ReleaseManager = "release-manager";
         public const string Sre = "sre";
+        public const string ReleaseManagerOrSre = "release-manager-or-sre";
         public const string Admin = "admin";
     }
 

@@ -51,6 +51,8 @@ public static class GatewayHostingExtensions
             .AddPolicy(RolloutAuth.Policies.Viewer, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.All))
             .AddPolicy(RolloutAuth.Policies.ReleaseManager, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.ReleaseManager, RolloutAuth.Roles.Admin))
             .AddPolicy(RolloutAuth.Policies.Sre, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.Sre, RolloutAuth.Roles.Admin))
+            .AddPolicy(RolloutAuth.Policies.ReleaseManagerOrSre, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme)
+                .RequireRole(RolloutAuth.Roles.ReleaseManager, RolloutAuth.Roles.Sre, RolloutAuth.Roles.Admin))
             .AddPolicy(RolloutAuth.Policies.Admin, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.Admin));
         return services;
     }
@@ -82,6 +84,30 @@ public static class GatewayHostingExtensions
             });
         _ = telemetry;
         return services;
+    }
+
+    /// <summary>
+    /// Kestrel for gRPC: HTTP/2 on every endpoint (h2c without TLS, where no protocol negotiation exists), and the
+    /// default address when none is configured.
+    /// </summary>
+    public static void UseZteRolloutEndpoints(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string defaultUrl)
+    {
+        if (configuration["urls"] is null && Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null && configuration["Kestrel:Endpoints"] is null)
+        {
+            Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, defaultUrl);
+        }
+
+        Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(webHost,
+            k => k.ConfigureEndpointDefaults(l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+    }
+
+    /// <summary>The request pipeline: authentication, authorization and the gRPC endpoints.</summary>
+    public static WebApplication UseZteRolloutGateway(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapZteRolloutGateway();
+        return app;
     }
 
     public static IEndpointRouteBuilder MapZteRolloutGateway(this IEndpointRouteBuilder endpoints)

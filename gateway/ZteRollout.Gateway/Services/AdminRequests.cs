@@ -149,13 +149,85 @@ public static partial class AdminRequests
         }
 
         var e = plan.Eligibility ?? new A.Eligibility();
-        return new CampaignPlan(
+        var mapped = new CampaignPlan(
             plan.Name,
             [.. plan.Targets.Select(t => new CampaignTarget(t.Model, t.PackageId))],
             new Eligibility([.. e.Models], [.. e.CurrentVersions], NullIfEmpty(e.MinCurrentVersion), NullIfEmpty(e.MaxCurrentVersion),
-                [.. e.HardwareRevisions], [.. e.Regions], [.. e.Carriers]),
+                [.. e.HardwareRevisions], [.. e.Regions], [.. e.Carriers])
+            {
+                Tags = [.. e.Tags],
+                AllowDevices = [.. e.AllowDevices],
+                DenyDevices = [.. e.DenyDevices],
+            },
             plan.Priority,
-            plan.InProgressTimeoutSeconds == 0 ? CampaignPlan.DefaultInProgressTimeout : TimeSpan.FromSeconds(plan.InProgressTimeoutSeconds));
+            plan.InProgressTimeoutSeconds == 0 ? CampaignPlan.DefaultInProgressTimeout : TimeSpan.FromSeconds(plan.InProgressTimeoutSeconds))
+        {
+            AutoAdvance = !plan.HasAutoAdvance || plan.AutoAdvance,
+            Rollback = plan.Rollback,
+            Retry = plan.Retry is { } r
+                ? new RetryPolicy(r.MaxAttempts == 0 ? 1 : (int)Math.Min(r.MaxAttempts, int.MaxValue), TimeSpan.FromSeconds(r.BackoffSeconds), [.. r.RetryableErrorCodes])
+                : RetryPolicy.None,
+            Halt = new HaltPolicy(
+                plan.Halt?.Threshold is { } t ? new ThresholdPolicy(t.MaxFailureRate, (int)Math.Min(t.MinCompleted, int.MaxValue)) : null,
+                plan.Halt?.Sequential is { } q ? new SequentialPolicy(q.P0, q.P1, q.Alpha, q.Beta) : null),
+            RateLimit = plan.RateLimit is { } l
+                ? new RateLimit((int)Math.Min(l.MaxOffersPerMinute, int.MaxValue),
+                    l.InitialOffersPerMinute == 0 ? null : (int)Math.Min(l.InitialOffersPerMinute, int.MaxValue),
+                    l.RampDoublingSeconds == 0 ? null : TimeSpan.FromSeconds(l.RampDoublingSeconds))
+                : null,
+        };
+        if (plan.Stages.Count > 0)
+        {
+            mapped = mapped with
+            {
+                Stages = [.. plan.Stages.Select(st => new StagePlan(st.Percent, TimeSpan.FromSeconds(st.MinSoakSeconds), (int)Math.Min(st.GateMinCompleted, int.MaxValue), st.GateMinSuccessRate))],
+            };
+        }
+
+        return mapped;
+    }
+
+    public static A.Stage ToProto(StagePlan stage) => new()
+    {
+        Percent = stage.Percent,
+        MinSoakSeconds = (uint)stage.MinSoak.TotalSeconds,
+        GateMinCompleted = (uint)stage.GateMinCompleted,
+        GateMinSuccessRate = stage.GateMinSuccessRate,
+    };
+
+    public static A.CampaignCounts ToProto(CampaignCounts c) => new()
+    {
+        Offered = (ulong)c.Offered,
+        InProgress = (ulong)c.InProgress,
+        Installed = (ulong)c.Installed,
+        Succeeded = (ulong)c.Succeeded,
+        Failed = (ulong)c.Failed,
+        RolledBack = (ulong)c.RolledBack,
+        TimedOut = (ulong)c.TimedOut,
+        Deferred = (ulong)c.Deferred,
+        Canceled = (ulong)c.Canceled,
+        Waiting = (ulong)c.Waiting,
+    };
+
+    public static A.FailureBlame ToProto(FailureBlame b) => new()
+    {
+        Dimension = b.Dimension ?? string.Empty,
+        Value = b.Value ?? string.Empty,
+        FailuresInCohort = (ulong)b.FailuresInCohort,
+        CompletedInCohort = (ulong)b.CompletedInCohort,
+        TopErrorCode = b.TopErrorCode ?? string.Empty,
+        TopErrorCodeCount = (ulong)b.TopErrorCodeCount,
+    };
+
+    public static A.FleetStatus ToProto(FleetStatus f)
+    {
+        var status = new A.FleetStatus { Frozen = f.Frozen, By = f.By, Reason = f.Reason };
+        if (f.At is { } at)
+        {
+            status.At = Timestamp.FromDateTimeOffset(at);
+        }
+
+        return status;
     }
 
     public static A.Campaign ToProto(CampaignView view, bool withAudit)
@@ -171,41 +243,91 @@ public static partial class AdminRequests
         eligibility.HardwareRevisions.AddRange(OrEmpty(plan.Eligibility.HardwareRevisions));
         eligibility.Regions.AddRange(OrEmpty(plan.Eligibility.Regions));
         eligibility.Carriers.AddRange(OrEmpty(plan.Eligibility.Carriers));
+        eligibility.Tags.AddRange(OrEmpty(plan.Eligibility.Tags));
+        eligibility.AllowDevices.AddRange(OrEmpty(plan.Eligibility.AllowDevices));
+        eligibility.DenyDevices.AddRange(OrEmpty(plan.Eligibility.DenyDevices));
         var protoPlan = new A.CampaignPlan
         {
             Name = plan.Name,
             Eligibility = eligibility,
             Priority = plan.Priority,
             InProgressTimeoutSeconds = (uint)plan.InProgressTimeout.TotalSeconds,
+            AutoAdvance = plan.AutoAdvance,
+            Rollback = plan.Rollback,
+            Retry = new A.RetryPolicy { MaxAttempts = (uint)plan.Retry.MaxAttempts, BackoffSeconds = (uint)plan.Retry.Backoff.TotalSeconds },
+            Halt = new A.HaltPolicy
+            {
+                Threshold = plan.Halt.Threshold is { } t ? new A.ThresholdPolicy { MaxFailureRate = t.MaxFailureRate, MinCompleted = (uint)t.MinCompleted } : null,
+                Sequential = plan.Halt.Sequential is { } q ? new A.SequentialPolicy { P0 = q.P0, P1 = q.P1, Alpha = q.Alpha, Beta = q.Beta } : null,
+            },
+            RateLimit = plan.RateLimit is { } l
+                ? new A.RateLimit
+                {
+                    MaxOffersPerMinute = (uint)l.MaxOffersPerMinute,
+                    InitialOffersPerMinute = (uint)(l.InitialOffersPerMinute ?? 0),
+                    RampDoublingSeconds = (uint)(l.RampDoublingTime?.TotalSeconds ?? 0),
+                }
+                : null,
         };
+        protoPlan.Retry.RetryableErrorCodes.AddRange(OrEmpty(plan.Retry.RetryableErrorCodes));
+        protoPlan.Stages.AddRange(plan.Stages.Select(ToProto));
         protoPlan.Targets.AddRange(plan.Targets.Select(t => new A.CampaignTarget { Model = t.Model, PackageId = t.PackageId }));
         var c = view.Counts;
         var campaign = new A.Campaign
         {
             CampaignId = view.CampaignId,
             Plan = protoPlan,
-            State = view.State switch
-            {
-                CampaignState.Draft => A.CampaignState.Draft,
-                CampaignState.Running => A.CampaignState.Running,
-                CampaignState.Completed => A.CampaignState.Completed,
-                CampaignState.Canceled => A.CampaignState.Canceled,
-                _ => A.CampaignState.Unspecified,
-            },
-            Counts = new A.CampaignCounts
-            {
-                Offered = (ulong)c.Offered,
-                InProgress = (ulong)c.InProgress,
-                Installed = (ulong)c.Installed,
-                Succeeded = (ulong)c.Succeeded,
-                Failed = (ulong)c.Failed,
-                RolledBack = (ulong)c.RolledBack,
-                TimedOut = (ulong)c.TimedOut,
-                Deferred = (ulong)c.Deferred,
-                Canceled = (ulong)c.Canceled,
-            },
+            State = ToProto(view.State),
+            Counts = ToProto(c),
             CreatedAt = Timestamp.FromDateTimeOffset(view.CreatedAt),
+            CurrentStage = (uint)view.CurrentStage,
+            GateStatus = view.GateStatus,
+            StatusVersion = (ulong)view.StatusVersion,
         };
+        for (var i = 0; i < plan.Stages.Length; i++)
+        {
+            var stage = new A.StageStatus
+            {
+                Index = (uint)i,
+                Plan = ToProto(plan.Stages[i]),
+                Counts = ToProto(i < view.StageCounts.Length ? view.StageCounts[i] : CampaignCounts.Zero),
+            };
+            if (i < view.StageStartedAt.Length && view.StageStartedAt[i] is { } started)
+            {
+                stage.StartedAt = Timestamp.FromDateTimeOffset(started);
+            }
+
+            campaign.Stages.Add(stage);
+        }
+
+        campaign.Cohorts.AddRange(view.Cohorts.Select(t => new A.CohortStatus
+        {
+            Dimension = t.Dimension,
+            Value = t.Value,
+            Completed = (ulong)t.Completed,
+            Failures = (ulong)t.Failures,
+        }));
+        campaign.ErrorCodes.AddRange(view.ErrorCodes.OrderByDescending(e => e.Value).ThenBy(e => e.Key, StringComparer.Ordinal)
+            .Select(e => new A.ErrorCodeCount { ErrorCode = e.Key, Count = (ulong)e.Value }));
+        if (view.CompletedAttempts > 0)
+        {
+            var (low, high) = HaltEvaluation.WilsonInterval(view.FailedAttempts, view.CompletedAttempts);
+            campaign.FailureRate = (double)view.FailedAttempts / view.CompletedAttempts;
+            campaign.FailureRateLow = low;
+            campaign.FailureRateHigh = high;
+        }
+
+        if (plan.Halt.Sequential is { } sequential)
+        {
+            campaign.HaltStatistic = view.HaltStatistic;
+            campaign.HaltBoundary = HaltEvaluation.HaltBoundary(sequential);
+        }
+
+        if (view.Halt is { } halt)
+        {
+            campaign.Halt = new A.HaltInfo { By = halt.By, Reason = halt.Reason, At = Timestamp.FromDateTimeOffset(halt.At), Blame = ToProto(halt.Blame) };
+        }
+
         if (withAudit)
         {
             campaign.Audit.AddRange(view.Audit.Select(a => new A.AuditEntry
@@ -214,6 +336,7 @@ public static partial class AdminRequests
                 Actor = a.Actor,
                 Action = a.Action,
                 Reason = a.Reason,
+                Figures = a.Figures,
             }));
         }
 
@@ -226,7 +349,20 @@ public static partial class AdminRequests
         A.CampaignState.Running => CampaignState.Running,
         A.CampaignState.Completed => CampaignState.Completed,
         A.CampaignState.Canceled => CampaignState.Canceled,
+        A.CampaignState.Paused => CampaignState.Paused,
+        A.CampaignState.Halted => CampaignState.Halted,
         _ => null,
+    };
+
+    public static A.CampaignState ToProto(CampaignState state) => state switch
+    {
+        CampaignState.Draft => A.CampaignState.Draft,
+        CampaignState.Running => A.CampaignState.Running,
+        CampaignState.Completed => A.CampaignState.Completed,
+        CampaignState.Canceled => A.CampaignState.Canceled,
+        CampaignState.Paused => A.CampaignState.Paused,
+        CampaignState.Halted => A.CampaignState.Halted,
+        _ => A.CampaignState.Unspecified,
     };
 
     public static A.Device ToProto(DeviceView view)

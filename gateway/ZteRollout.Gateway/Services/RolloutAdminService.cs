@@ -2,8 +2,12 @@ using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using ZteRollout.Admin.V1;
+using CampaignState = ZteRollout.Shared.Campaigns.CampaignState;
+using FleetStatus = ZteRollout.Admin.V1.FleetStatus;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
+using System.Collections.Immutable;
+using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
@@ -172,12 +176,113 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
             throw RolloutException.InvalidField("state", $"unknown state {(int)request.State}");
         }
 
-        var ids = await grains.GetGrain<ICampaignDirectoryGrain>(0).ListAsync(AdminRequests.ToState(request.State));
+        var ids = await Directory.ListAsync(AdminRequests.ToState(request.State));
         var views = await Task.WhenAll(ids.Select(id => grains.Campaign(id).GetAsync()));
         var response = new ListCampaignsResponse();
         response.Campaigns.AddRange(views.Select(v => AdminRequests.ToProto(v, withAudit: false)));
         return response;
     }
+
+    public override async Task<ValidateCampaignResponse> ValidateCampaign(CreateCampaignRequest request, ServerCallContext context)
+    {
+        var id = AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: true);
+        var plan = AdminRequests.ToPlan(request.Plan);
+        var packages = new Dictionary<string, PackageRecord?>();
+        foreach (var target in plan.Targets.Where(t => t.PackageId.Length > 0))
+        {
+            packages[target.PackageId] = await Catalog.GetAsync(target.PackageId);
+        }
+
+        var problems = CampaignPlanValidator.Validate(plan, p => packages.GetValueOrDefault(p));
+        var response = new ValidateCampaignResponse { Valid = problems.Count == 0 };
+        response.Problems.AddRange(problems.Select(p => new FieldProblem { Field = p.Field, Description = p.Description }));
+
+        // Reach over the registered fleet, for the targets that resolve (the campaign id is the bucket salt).
+        var targetVersions = plan.Targets
+            .Where(t => packages.GetValueOrDefault(t.PackageId) is not null)
+            .GroupBy(t => t.Model)
+            .ToImmutableDictionary(g => g.Key, g => packages[g.First().PackageId]!.Manifest.Version);
+        var stagePercents = plan.Stages.Select(st => Math.Clamp(st.Percent, 0, 100)).ToImmutableArray();
+        var query = new DryRunQuery(plan.Eligibility, targetVersions, plan.Rollback, id, stagePercents);
+        var results = await Task.WhenAll(Enumerable.Range(0, IDeviceRegistryGrain.ShardCount)
+            .Select(i => grains.GetGrain<IDeviceRegistryGrain>(i).DryRunAsync(query)));
+        response.EligibleDevices = (ulong)results.Sum(r => r.Eligible);
+        response.DevicesPerStage.AddRange(Enumerable.Range(0, stagePercents.Length).Select(i => (ulong)results.Sum(r => r.PerStage[i])));
+        return response;
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Campaign> PauseCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).PauseAsync(Actor(context), request.Reason), withAudit: true);
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManagerOrSre)]
+    public override async Task<Campaign> ResumeCampaign(CampaignRequest request, ServerCallContext context)
+    {
+        var user = context.GetHttpContext().User;
+        var maySresume = user.IsInRole(RolloutAuth.Roles.Sre) || user.IsInRole(RolloutAuth.Roles.Admin);
+        return AdminRequests.ToProto(await CampaignOf(request).ResumeAsync(Actor(context), request.Reason, maySresume), withAudit: true);
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<Campaign> AdvanceCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).AdvanceAsync(Actor(context), request.Reason), withAudit: true);
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Sre)]
+    public override async Task<Campaign> HaltCampaign(CampaignRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await CampaignOf(request).HaltAsync(Actor(context), request.Reason), withAudit: true);
+
+    public override async Task WatchCampaign(CampaignRequest request, IServerStreamWriter<Campaign> responseStream, ServerCallContext context)
+    {
+        var campaign = CampaignOf(request);
+        var ct = context.CancellationToken;
+        long? sent = null;
+        while (!ct.IsCancellationRequested)
+        {
+            var view = await campaign.GetAsync();
+            if (view.StatusVersion != sent)
+            {
+                await responseStream.WriteAsync(AdminRequests.ToProto(view, withAudit: true), ct);
+                sent = view.StatusVersion;
+            }
+
+            if (view.State is CampaignState.Completed or CampaignState.Canceled)
+            {
+                return;
+            }
+
+            try
+            {
+                // A watch is a view, not a decision: polling the campaign on real time is enough and costs one call.
+                await Task.Delay(WatchInterval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Sre)]
+    public override async Task<FleetStatus> FreezeFleet(FleetRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrWhiteSpace(request.Reason))
+        {
+            throw RolloutException.InvalidField("reason", "a freeze needs a reason");
+        }
+
+        return AdminRequests.ToProto(await Directory.FreezeAsync(Actor(context), request.Reason));
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Sre)]
+    public override async Task<FleetStatus> UnfreezeFleet(FleetRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await Directory.UnfreezeAsync(Actor(context), request.Reason));
+
+    public override async Task<FleetStatus> GetFleetStatus(FleetRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await Directory.GetFleetStatusAsync());
+
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
+
+    private ICampaignDirectoryGrain Directory => grains.GetGrain<ICampaignDirectoryGrain>(0);
 
     private ICampaignGrain CampaignOf(CampaignRequest request) =>
         grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false));

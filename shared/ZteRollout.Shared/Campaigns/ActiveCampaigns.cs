@@ -10,7 +10,47 @@ public sealed record ActiveCampaign(
     [property: Id(1)] int Priority,
     [property: Id(2)] Eligibility Eligibility,
     [property: Id(3)] TimeSpan InProgressTimeout,
-    [property: Id(4)] ImmutableDictionary<string, ModelTarget> TargetsByModel);
+    [property: Id(4)] ImmutableDictionary<string, ModelTarget> TargetsByModel)
+{
+    /// <summary>Salt of the campaign's device buckets (its id, so a dry run predicts the real buckets).</summary>
+    [Id(5)]
+    public string Salt { get; init; } = CampaignId;
+
+    /// <summary>Cumulative percent of eligible devices that may get new offers now; 0 while paused or halted.</summary>
+    [Id(6)]
+    public double ExposurePercent { get; init; } = 100;
+
+    /// <summary>The stages' cumulative percents, to name the stage a device's bucket falls in.</summary>
+    [Id(7)]
+    public ImmutableArray<double> StagePercents { get; init; } = [100];
+
+    [Id(8)]
+    public RetryPolicy Retry { get; init; } = RetryPolicy.None;
+
+    [Id(9)]
+    public bool Rollback { get; init; }
+
+    [Id(10)]
+    public RateLimit? RateLimit { get; init; }
+
+    /// <summary>When the rate limit's ramp began (the campaign's start).</summary>
+    [Id(11)]
+    public DateTimeOffset RampStartedAt { get; init; }
+
+    /// <summary>The stage a bucket first falls in (0-based), or -1 when no stage reaches it.</summary>
+    public int StageOf(int bucket)
+    {
+        for (var i = 0; i < StagePercents.Length; i++)
+        {
+            if (Bucketing.IsExposed(bucket, StagePercents[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}
 
 /// <summary>The packages a campaign offers one model: the FULL package and the deltas to the same version.</summary>
 [GenerateSerializer, Immutable, Alias("zte.ModelTarget")]
@@ -28,4 +68,8 @@ public sealed record CampaignSnapshot(
     [property: Id(1)] ImmutableArray<ActiveCampaign> Campaigns)
 {
     public static CampaignSnapshot Empty { get; } = new(0, []);
+
+    /// <summary>While true no campaign makes a new offer (an SRE froze the fleet).</summary>
+    [Id(2)]
+    public bool Frozen { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Packages;
 using ZteRollout.Shared.Versions;
@@ -19,53 +20,96 @@ public abstract record OfferDecision
     {
     }
 
-    /// <summary>No running campaign has anything for the device.</summary>
+    /// <summary>No running campaign has anything for the device now.</summary>
     public sealed record Nothing : OfferDecision;
 
-    /// <summary>Offer <see cref="Package"/> from <see cref="Campaign"/>.</summary>
-    public sealed record Offer(ActiveCampaign Campaign, PackageRecord Package) : OfferDecision;
+    /// <summary>Offer <see cref="Package"/> from <see cref="Campaign"/>; the device's bucket is in <see cref="Stage"/>.</summary>
+    public sealed record Offer(ActiveCampaign Campaign, PackageRecord Package, int Stage) : OfferDecision;
 
     /// <summary>An update applies but a pre-flight check failed.</summary>
-    public sealed record Defer(ActiveCampaign Campaign, PackageRecord Package, DeferralReason Reason, string Detail) : OfferDecision;
+    public sealed record Defer(ActiveCampaign Campaign, PackageRecord Package, DeferralReason Reason, string Detail, int Stage) : OfferDecision;
 
     public static Nothing None { get; } = new();
 }
 
-/// <summary>The check-in decision as a pure function: eligibility, package choice, pre-flight.</summary>
+/// <summary>A device as the decision sees it.</summary>
+public sealed record DeviceContext(string DeviceId, ImmutableArray<string> Tags, DeviceFacts Facts);
+
+/// <summary>The decision, and the campaigns that apply to the device but do not expose it yet (its bucket's stage has not started, or the campaign is paused).</summary>
+public sealed record CheckInDecision(OfferDecision Decision, ImmutableArray<(ActiveCampaign Campaign, int Stage)> Waiting);
+
+/// <summary>The check-in decision as a pure function: eligibility, bucket exposure, package choice, pre-flight.</summary>
 public static class OfferSelection
 {
-    /// <param name="facts">What the device reported.</param>
+    /// <param name="device">Who asks.</param>
     /// <param name="snapshot">The running campaigns.</param>
-    /// <param name="mayOffer">False for a campaign the device must not get another offer from (e.g. already finished it).</param>
-    public static OfferDecision Decide(DeviceFacts facts, CampaignSnapshot snapshot, Func<string, bool> mayOffer)
+    /// <param name="mayOffer">False for a campaign the device must not get an offer from now (finished, out of retries, in backoff, rate limited).</param>
+    public static CheckInDecision Decide(DeviceContext device, CampaignSnapshot snapshot, Func<ActiveCampaign, bool> mayOffer)
     {
-        if (!FirmwareVersion.TryParse(facts.CurrentVersion, out var current, out _))
+        var facts = device.Facts;
+        if (snapshot.Frozen || !FirmwareVersion.TryParse(facts.CurrentVersion, out var current, out _))
         {
-            return OfferDecision.None;
+            return new CheckInDecision(OfferDecision.None, []);
         }
+
+        var waiting = ImmutableArray.CreateBuilder<(ActiveCampaign, int)>();
 
         // Highest priority first; the id breaks ties so every silo picks the same campaign.
         foreach (var campaign in snapshot.Campaigns.OrderByDescending(c => c.Priority).ThenBy(c => c.CampaignId, StringComparer.Ordinal))
         {
-            if (!IsEligible(facts, current, campaign.Eligibility)
-                || !campaign.TargetsByModel.TryGetValue(facts.Model, out var target)
-                || !mayOffer(campaign.CampaignId))
+            if (!IsEligible(device, current, campaign.Eligibility)
+                || !campaign.TargetsByModel.TryGetValue(facts.Model, out var target))
             {
                 continue;
             }
 
-            var package = SelectPackage(current, target);
+            var package = SelectPackage(current, target, campaign.Rollback);
             if (package is null)
             {
                 continue;
             }
 
-            return Preflight(facts, package) is { } problem
-                ? new OfferDecision.Defer(campaign, package, problem.Reason, problem.Detail)
-                : new OfferDecision.Offer(campaign, package);
+            var bucket = Bucketing.BucketOf(campaign.Salt, device.DeviceId);
+            var stage = campaign.StageOf(bucket);
+            if (!Bucketing.IsExposed(bucket, campaign.ExposurePercent))
+            {
+                waiting.Add((campaign, stage));
+                continue;
+            }
+
+            if (!mayOffer(campaign))
+            {
+                continue;
+            }
+
+            OfferDecision decision = Preflight(facts, package) is { } problem
+                ? new OfferDecision.Defer(campaign, package, problem.Reason, problem.Detail, stage)
+                : new OfferDecision.Offer(campaign, package, stage);
+            return new CheckInDecision(decision, waiting.ToImmutable());
         }
 
-        return OfferDecision.None;
+        return new CheckInDecision(OfferDecision.None, waiting.ToImmutable());
+    }
+
+    /// <summary>The deny list wins, then the allow list, then every rule must admit the device.</summary>
+    public static bool IsEligible(DeviceContext device, FirmwareVersion current, Eligibility rules)
+    {
+        if (!rules.DenyDevices.IsDefaultOrEmpty && rules.DenyDevices.Contains(device.DeviceId, StringComparer.Ordinal))
+        {
+            return false;
+        }
+
+        if (!rules.AllowDevices.IsDefaultOrEmpty && rules.AllowDevices.Contains(device.DeviceId, StringComparer.Ordinal))
+        {
+            return true;
+        }
+
+        if (!rules.Tags.IsDefaultOrEmpty && (device.Tags.IsDefault || !rules.Tags.Any(t => device.Tags.Contains(t, StringComparer.Ordinal))))
+        {
+            return false;
+        }
+
+        return IsEligible(device.Facts, current, rules);
     }
 
     public static bool IsEligible(DeviceFacts facts, FirmwareVersion current, Eligibility rules)
@@ -89,12 +133,17 @@ public static class OfferSelection
     }
 
     /// <summary>
-    /// A delta whose base is the device's version when one exists, else the FULL package;
-    /// null when the target is not newer than what the device runs (never a downgrade).
+    /// A delta whose base is the device's version when one exists, else the FULL package; null when the target is
+    /// not newer than what the device runs (never a downgrade) — or, for a rollback campaign, not older (the FULL only).
     /// </summary>
-    public static PackageRecord? SelectPackage(FirmwareVersion current, ModelTarget target)
+    public static PackageRecord? SelectPackage(FirmwareVersion current, ModelTarget target, bool rollback = false)
     {
         var targetVersion = FirmwareVersion.Parse(target.Full.Manifest.Version);
+        if (rollback)
+        {
+            return targetVersion < current ? target.Full : null;
+        }
+
         if (targetVersion <= current)
         {
             return null;

@@ -22,10 +22,39 @@ public interface ICampaignGrain : IGrainWithStringKey
     [Alias("Get")]
     Task<CampaignView> GetAsync();
 
-    /// <summary>What device grains need to decide, or null when the campaign is not running.</summary>
-    [Alias("GetActive")]
-    Task<ActiveCampaign?> GetActiveAsync();
+    [Alias("Pause")]
+    Task<CampaignView> PauseAsync(string actor, string reason);
+
+    /// <summary>Resumes a PAUSED campaign, or a HALTED one when <paramref name="mayResumeHalted"/> (SREs decide on halts).</summary>
+    [Alias("Resume")]
+    Task<CampaignView> ResumeAsync(string actor, string reason, bool mayResumeHalted);
+
+    /// <summary>Starts the next stage now (or completes the campaign after its last stage).</summary>
+    [Alias("Advance")]
+    Task<CampaignView> AdvanceAsync(string actor, string reason);
+
+    [Alias("Halt")]
+    Task<CampaignView> HaltAsync(string actor, string reason);
+
+    /// <summary>A stats shard's latest figures; the campaign re-evaluates its halt policy and stage gate on each.</summary>
+    [Alias("OnShardSummary")]
+    Task OnShardSummaryAsync(ShardSummary summary);
+
+    /// <summary>
+    /// Time-driven work: stage soak and gates, auto-advance, completion, and the in-progress timeout sweep.
+    /// A reminder calls it every minute; tests call it after moving their fake clock.
+    /// </summary>
+    [Alias("Tick")]
+    Task TickAsync();
 }
+
+/// <summary>Why and by whom a campaign was halted.</summary>
+[GenerateSerializer, Immutable, Alias("zte.HaltRecord")]
+public sealed record HaltRecord(
+    [property: Id(0)] string By,
+    [property: Id(1)] string Reason,
+    [property: Id(2)] DateTimeOffset At,
+    [property: Id(3)] FailureBlame Blame);
 
 [GenerateSerializer, Immutable, Alias("zte.CampaignView")]
 public sealed record CampaignView(
@@ -34,7 +63,45 @@ public sealed record CampaignView(
     [property: Id(2)] CampaignState State,
     [property: Id(3)] DateTimeOffset CreatedAt,
     [property: Id(4)] ImmutableArray<AuditEntry> Audit,
-    [property: Id(5)] CampaignCounts Counts);
+    [property: Id(5)] CampaignCounts Counts)
+{
+    [Id(6)]
+    public int CurrentStage { get; init; }
+
+    /// <summary>When each stage started (null before).</summary>
+    [Id(7)]
+    public ImmutableArray<DateTimeOffset?> StageStartedAt { get; init; } = [];
+
+    [Id(8)]
+    public ImmutableArray<CampaignCounts> StageCounts { get; init; } = [];
+
+    [Id(9)]
+    public ImmutableArray<CohortTally> Cohorts { get; init; } = [];
+
+    [Id(10)]
+    public ImmutableDictionary<string, long> ErrorCodes { get; init; } = ImmutableDictionary<string, long>.Empty;
+
+    /// <summary>Outcomes over every attempt (a retried device's earlier failure still counts).</summary>
+    [Id(11)]
+    public long CompletedAttempts { get; init; }
+
+    [Id(12)]
+    public long FailedAttempts { get; init; }
+
+    [Id(13)]
+    public HaltRecord? Halt { get; init; }
+
+    [Id(14)]
+    public string GateStatus { get; init; } = string.Empty;
+
+    /// <summary>Moves with every change of state or figures.</summary>
+    [Id(15)]
+    public long StatusVersion { get; init; }
+
+    /// <summary>The sequential test's log-likelihood ratio over the outcomes it judges (since the last resume from a halt).</summary>
+    [Id(16)]
+    public double HaltStatistic { get; init; }
+}
 
 /// <summary>Devices of a campaign by their latest status; each device counts once.</summary>
 [GenerateSerializer, Immutable, Alias("zte.CampaignCounts")]
@@ -51,9 +118,20 @@ public sealed record CampaignCounts(
 {
     public static CampaignCounts Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0, 0);
 
+    /// <summary>Eligible devices seen at check-in whose bucket is not exposed yet (or the campaign was not offering).</summary>
+    [Id(9)]
+    public long Waiting { get; init; }
+
+    /// <summary>Devices that finished (succeeded or failed, latest status).</summary>
+    public long Finished => Succeeded + Failed + RolledBack + TimedOut;
+
+    /// <summary>Offers not finished yet.</summary>
+    public long Open => Offered - Finished - Canceled;
+
     public CampaignCounts Add(CampaignCounts o) => new(
         Offered + o.Offered, InProgress + o.InProgress, Installed + o.Installed, Succeeded + o.Succeeded, Failed + o.Failed,
-        RolledBack + o.RolledBack, TimedOut + o.TimedOut, Deferred + o.Deferred, Canceled + o.Canceled);
+        RolledBack + o.RolledBack, TimedOut + o.TimedOut, Deferred + o.Deferred, Canceled + o.Canceled)
+    { Waiting = Waiting + o.Waiting };
 }
 
 /// <summary>Where a device stands in a campaign, as counted.</summary>
@@ -69,6 +147,7 @@ public enum DeviceOutcome
     RolledBack = 7,
     TimedOut = 8,
     Canceled = 9,
+    Waiting = 10,
 }
 
 /// <summary>The cohort a device belongs to, so counts (and later halts) can name where failures are.</summary>
@@ -93,6 +172,25 @@ public sealed record OutcomeEvent(
     [property: Id(4)] string? ErrorCode,
     [property: Id(5)] Cohort Cohort)
 {
+    /// <summary>The campaign stage the device's bucket belongs to.</summary>
+    [Id(6)]
+    public int Stage { get; init; }
+
+    /// <summary>The offer the event is about (null for waiting and deferral events).</summary>
+    [Id(7)]
+    public string? OfferId { get; init; }
+
+    /// <summary>When that offer times out, while it is open.</summary>
+    [Id(8)]
+    public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>For a failure: the device may still get another offer (retry budget left, retryable code).</summary>
+    [Id(9)]
+    public bool RetryPending { get; init; }
+
+    public static bool IsFailure(DeviceOutcome outcome) =>
+        outcome is DeviceOutcome.Failed or DeviceOutcome.RolledBack or DeviceOutcome.TimedOut;
+
     public static DeviceOutcome FromStatus(OfferStatus status) => status switch
     {
         OfferStatus.Offered => DeviceOutcome.Offered,
@@ -119,6 +217,41 @@ public interface ICampaignStatsGrain : IGrainWithStringKey
 
     [Alias("GetCounts")]
     Task<CampaignCounts> GetCountsAsync();
+
+    /// <summary>The shard's figures for the campaign: per stage, per cohort, per error code, attempt totals.</summary>
+    [Alias("GetSummary")]
+    Task<ShardSummary> GetSummaryAsync();
+
+    /// <summary>Asks each device whose open offer is past its deadline at <paramref name="now"/> to time it out.</summary>
+    [Alias("SweepTimeouts")]
+    Task<int> SweepTimeoutsAsync(DateTimeOffset now);
+}
+
+/// <summary>Completed outcomes and failures of one cohort value (e.g. model = "MF286D"), counting every attempt.</summary>
+[GenerateSerializer, Immutable, Alias("zte.CohortTally")]
+public sealed record CohortTally(
+    [property: Id(0)] string Dimension,
+    [property: Id(1)] string Value,
+    [property: Id(2)] long Completed,
+    [property: Id(3)] long Failures);
+
+/// <summary>
+/// One shard's figures, sent to the campaign after every stored batch. It is the shard's whole state in numbers,
+/// not a delta, so the campaign keeps the latest per shard and a lost or repeated message does no harm.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("zte.ShardSummary")]
+public sealed record ShardSummary(
+    [property: Id(0)] int Shard,
+    [property: Id(1)] ImmutableArray<CampaignCounts> PerStage,
+    [property: Id(2)] ImmutableArray<CohortTally> Cohorts,
+    [property: Id(3)] ImmutableDictionary<string, long> ErrorCodes,
+    [property: Id(4)] long CompletedAttempts,
+    [property: Id(5)] long FailedAttempts,
+    [property: Id(6)] long Sequence)
+{
+    /// <summary>Failed devices that may still retry; a campaign does not complete while any remain.</summary>
+    [Id(7)]
+    public long RetryPending { get; init; }
 }
 
 /// <summary>The fleet-wide list of campaigns and the versioned snapshot of the running ones. Key: 0.</summary>
@@ -136,6 +269,16 @@ public interface ICampaignDirectoryGrain : IGrainWithIntegerKey
     /// <summary>Adds a new delta to the running campaigns whose target it matches, and publishes.</summary>
     [Alias("PackageAdded")]
     Task PackageAddedAsync(Packages.PackageRecord package);
+
+    /// <summary>Stops every new offer fleet-wide until unfrozen.</summary>
+    [Alias("Freeze")]
+    Task<FleetStatus> FreezeAsync(string actor, string reason);
+
+    [Alias("Unfreeze")]
+    Task<FleetStatus> UnfreezeAsync(string actor, string reason);
+
+    [Alias("GetFleetStatus")]
+    Task<FleetStatus> GetFleetStatusAsync();
 
     /// <summary>Campaign ids, newest first, optionally in one state.</summary>
     [Alias("List")]
@@ -157,3 +300,47 @@ public interface ISnapshotObserver : IGrainObserver
     [Alias("OnSnapshot")]
     Task OnSnapshotAsync(CampaignSnapshot snapshot);
 }
+
+/// <summary>Whether the fleet is frozen, by whom, why and since when.</summary>
+[GenerateSerializer, Immutable, Alias("zte.FleetStatus")]
+public sealed record FleetStatus(
+    [property: Id(0)] bool Frozen,
+    [property: Id(1)] string By,
+    [property: Id(2)] string Reason,
+    [property: Id(3)] DateTimeOffset? At);
+
+/// <summary>
+/// An index of registered devices and their last facts, sharded by device id, for dry runs. Key: shard number.
+/// </summary>
+[Alias("zte.IDeviceRegistryGrain")]
+public interface IDeviceRegistryGrain : IGrainWithIntegerKey
+{
+    public const int ShardCount = 16;
+
+    [Alias("Upsert")]
+    Task UpsertAsync(string deviceId, RegistryEntry entry);
+
+    /// <summary>How many devices the query admits, and how many of them each stage would expose (cumulative).</summary>
+    [Alias("DryRun")]
+    Task<DryRunResult> DryRunAsync(DryRunQuery query);
+}
+
+/// <summary>What the registry keeps of a device: its tags and last reported facts (null before its first check-in).</summary>
+[GenerateSerializer, Immutable, Alias("zte.RegistryEntry")]
+public sealed record RegistryEntry(
+    [property: Id(0)] ImmutableArray<string> Tags,
+    [property: Id(1)] DeviceFacts? Facts);
+
+/// <summary>A plan reduced to what decides reach: eligibility, target version per model, stages and bucket salt.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DryRunQuery")]
+public sealed record DryRunQuery(
+    [property: Id(0)] Eligibility Eligibility,
+    [property: Id(1)] ImmutableDictionary<string, string> TargetVersionByModel,
+    [property: Id(2)] bool Rollback,
+    [property: Id(3)] string Salt,
+    [property: Id(4)] ImmutableArray<double> StagePercents);
+
+[GenerateSerializer, Immutable, Alias("zte.DryRunResult")]
+public sealed record DryRunResult(
+    [property: Id(0)] long Eligible,
+    [property: Id(1)] ImmutableArray<long> PerStage);

@@ -34,6 +34,10 @@ public interface IDeviceGrain : IGrainWithStringKey
 
     [Alias("GetView")]
     Task<DeviceView> GetViewAsync();
+
+    /// <summary>Times out the offer when it is still open and past its deadline (the campaign's sweep calls this).</summary>
+    [Alias("ExpireOffer")]
+    Task ExpireOfferAsync(string offerId);
 }
 
 /// <summary>What a check-in decided.</summary>
@@ -71,7 +75,12 @@ public sealed record OfferRecord(
     [property: Id(12)] DateTimeOffset UpdatedAt,
     [property: Id(13)] DateTimeOffset Deadline,
     [property: Id(14)] ImmutableArray<string> AppliedReportIds,
-    [property: Id(15)] string SourceVersion);
+    [property: Id(15)] string SourceVersion)
+{
+    /// <summary>The campaign stage the device's bucket belongs to.</summary>
+    [Id(16)]
+    public int Stage { get; init; }
+}
 
 /// <summary>The blob a download may read.</summary>
 [GenerateSerializer, Immutable, Alias("zte.DownloadGrant")]

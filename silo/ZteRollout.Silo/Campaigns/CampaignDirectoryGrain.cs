@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using ZteRollout.Shared;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Grains;
 using ZteRollout.Shared.Packages;
@@ -23,6 +24,9 @@ public sealed class CampaignDirectoryState
 
     [Id(3)]
     public long SnapshotVersion { get; set; }
+
+    [Id(4)]
+    public FleetStatus Fleet { get; set; } = new(false, string.Empty, string.Empty, null);
 }
 
 /// <summary>
@@ -33,6 +37,7 @@ public sealed class CampaignDirectoryState
 [CollectionAgeLimit(AlwaysActive = true)]
 public sealed class CampaignDirectoryGrain(
     [PersistentState("directory", RolloutStorage.Name)] IPersistentState<CampaignDirectoryState> state,
+    RolloutClock clock,
     ILogger<CampaignDirectoryGrain> logger) : Grain, ICampaignDirectoryGrain
 {
     // Subscriptions are transport, not rollout timing: they run on real time even when tests fake the rollout clock.
@@ -98,6 +103,31 @@ public sealed class CampaignDirectoryGrain(
         }
     }
 
+    public Task<FleetStatus> FreezeAsync(string actor, string reason) => SetFrozenAsync(true, actor, reason);
+
+    public Task<FleetStatus> UnfreezeAsync(string actor, string reason) => SetFrozenAsync(false, actor, reason);
+
+    public Task<FleetStatus> GetFleetStatusAsync() => Task.FromResult(state.State.Fleet);
+
+    private async Task<FleetStatus> SetFrozenAsync(bool frozen, string actor, string reason)
+    {
+        var s = state.State;
+        var changed = s.Fleet.Frozen != frozen;
+        s.Fleet = new FleetStatus(frozen, actor, reason, clock.UtcNow);
+        if (changed)
+        {
+            s.SnapshotVersion++;
+        }
+
+        await state.WriteStateAsync();
+        if (changed)
+        {
+            await PublishAsync();
+        }
+
+        return s.Fleet;
+    }
+
     public Task<ImmutableArray<string>> ListAsync(CampaignState? filter) =>
         Task.FromResult(Enumerable.Reverse(state.State.Order)
             .Where(id => filter is null || state.State.States[id] == filter)
@@ -124,7 +154,10 @@ public sealed class CampaignDirectoryGrain(
     {
         if (_snapshot is null || _snapshot.Version != state.State.SnapshotVersion)
         {
-            _snapshot = new CampaignSnapshot(state.State.SnapshotVersion, [.. state.State.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)]);
+            _snapshot = new CampaignSnapshot(state.State.SnapshotVersion, [.. state.State.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)])
+            {
+                Frozen = state.State.Fleet.Frozen,
+            };
         }
 
         return _snapshot;

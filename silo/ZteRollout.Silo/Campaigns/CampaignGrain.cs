@@ -1,5 +1,7 @@
-using ZteRollout.Shared;
 using System.Collections.Immutable;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using ZteRollout.Shared;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
@@ -21,22 +23,64 @@ public sealed class CampaignGrainState
 
     [Id(3)]
     public List<AuditEntry> Audit { get; set; } = [];
+
+    [Id(4)]
+    public int CurrentStage { get; set; }
+
+    [Id(5)]
+    public List<DateTimeOffset?> StageStartedAt { get; set; } = [];
+
+    [Id(6)]
+    public HaltRecord? Halt { get; set; }
+
+    [Id(7)]
+    public DateTimeOffset? StartedAt { get; set; }
+
+    /// <summary>
+    /// Attempt totals when an SRE last resumed a halted campaign. The halt policy judges only outcomes after it:
+    /// a resume says the cause was dealt with, and judging the old failures again would re-halt at once.
+    /// </summary>
+    [Id(8)]
+    public long HaltBaselineCompleted { get; set; }
+
+    [Id(9)]
+    public long HaltBaselineFailures { get; set; }
 }
 
-/// <summary>A campaign's plan, lifecycle and audit log. Check-ins never reach it; outcome counts live in stats shards.</summary>
+/// <summary>
+/// A campaign: plan, lifecycle, stage, gates, halt decisions and audit log. Check-ins never reach it; its stats
+/// shards send it their summaries after each stored batch, and it judges the halt policy on every one.
+/// Time-driven work (soak, gates, timeouts) runs in <see cref="TickAsync"/>, called by a reminder.
+/// </summary>
 public sealed class CampaignGrain(
     [PersistentState("campaign", RolloutStorage.Name)] IPersistentState<CampaignGrainState> state,
-    RolloutClock clock) : Grain, ICampaignGrain
+    RolloutClock clock,
+    ILogger<CampaignGrain> logger) : Grain, ICampaignGrain, IRemindable
 {
+    private const string TickReminder = "tick";
+    private static readonly TimeSpan TickPeriod = TimeSpan.FromMinutes(1);
+    private readonly Dictionary<int, ShardSummary> _summaries = [];
+    private long _statusVersion;
+
     private string CampaignId => GrainKeys.CampaignIdOf(this.GetPrimaryKeyString());
 
     private ICampaignDirectoryGrain Directory => GrainFactory.GetGrain<ICampaignDirectoryGrain>(0);
 
+    private CampaignGrainState S => state.State;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Plan is not null && S.State is CampaignState.Running or CampaignState.Paused or CampaignState.Halted)
+        {
+            await RefreshSummariesAsync();
+        }
+    }
+
     public async Task<CampaignView> CreateAsync(CampaignPlan plan, string actor)
     {
-        if (state.State.Plan is not null)
+        if (S.Plan is not null)
         {
-            throw RolloutException.AlreadyExists($"campaign '{CampaignId}' already exists (state {Name(state.State.State)})");
+            throw RolloutException.AlreadyExists($"campaign '{CampaignId}' already exists (state {Name(S.State)})");
         }
 
         var catalog = GrainFactory.GetGrain<IPackageCatalogGrain>(0);
@@ -53,77 +97,256 @@ public sealed class CampaignGrain(
         }
 
         var now = clock.UtcNow;
-        state.State.Plan = plan;
-        state.State.State = CampaignState.Draft;
-        state.State.CreatedAt = now;
-        state.State.Audit.Add(new AuditEntry(now, actor, "create", string.Empty));
+        S.Plan = plan;
+        S.State = CampaignState.Draft;
+        S.CreatedAt = now;
+        S.Audit.Add(new AuditEntry(now, actor, "create", string.Empty));
         await state.WriteStateAsync();
         await Directory.RecordAsync(CampaignId, CampaignState.Draft, null);
-        return await ViewAsync();
+        return View();
     }
 
     public async Task<CampaignView> StartAsync(string actor, string reason)
     {
-        var plan = RequirePlan();
-        if (state.State.State == CampaignState.Running)
+        RequirePlan();
+        if (S.State != CampaignState.Running)
         {
-            // A retried start (its ack was lost): make sure the directory has it, change nothing else.
-            await Directory.RecordAsync(CampaignId, CampaignState.Running, await BuildActiveAsync(plan));
-            return await ViewAsync();
+            Require("start", CampaignState.Draft);
+            var now = clock.UtcNow;
+            S.StartedAt = now;
+            S.CurrentStage = 0;
+            S.StageStartedAt = [now];
+            await TransitionAsync(CampaignState.Running, actor, "start", reason);
+            await this.RegisterOrUpdateReminder(TickReminder, TickPeriod, TickPeriod);
         }
 
-        RequireState(CampaignState.Draft, "start");
-        var active = await BuildActiveAsync(plan);
-        await TransitionAsync(CampaignState.Running, actor, "start", reason);
-        await Directory.RecordAsync(CampaignId, CampaignState.Running, active);
-        return await ViewAsync();
+        // A retried start (its ack was lost) only makes sure the directory has it.
+        await PublishAsync();
+        return View();
+    }
+
+    public async Task<CampaignView> PauseAsync(string actor, string reason)
+    {
+        RequirePlan();
+        Require("pause", CampaignState.Running);
+        await TransitionAsync(CampaignState.Paused, actor, "pause", reason);
+        await PublishAsync();
+        return View();
+    }
+
+    public async Task<CampaignView> ResumeAsync(string actor, string reason, bool mayResumeHalted)
+    {
+        RequirePlan();
+        if (S.State == CampaignState.Halted && !mayResumeHalted)
+        {
+            throw RolloutException.PermissionDenied($"campaign '{CampaignId}' is HALTED; only an SRE may resume a halted campaign");
+        }
+
+        Require("resume", CampaignState.Paused, CampaignState.Halted);
+        if (S.State == CampaignState.Halted)
+        {
+            (S.HaltBaselineCompleted, S.HaltBaselineFailures) = Attempts();
+        }
+
+        S.Halt = null;
+        await TransitionAsync(CampaignState.Running, actor, "resume", reason);
+        await PublishAsync();
+        return View();
+    }
+
+    public async Task<CampaignView> AdvanceAsync(string actor, string reason)
+    {
+        RequirePlan();
+        Require("advance", CampaignState.Running);
+        await AdvanceOrCompleteAsync(actor, reason, figures: string.Empty);
+        return View();
+    }
+
+    public async Task<CampaignView> HaltAsync(string actor, string reason)
+    {
+        RequirePlan();
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw RolloutException.InvalidField("reason", "a halt needs a reason");
+        }
+
+        Require("halt", CampaignState.Running, CampaignState.Paused);
+        await HaltInternalAsync(actor, reason, figures: Figures());
+        return View();
     }
 
     public async Task<CampaignView> CancelAsync(string actor, string reason)
     {
         RequirePlan();
-        if (state.State.State != CampaignState.Canceled)
+        if (S.State != CampaignState.Canceled)
         {
-            if (state.State.State is not (CampaignState.Draft or CampaignState.Running))
-            {
-                throw RolloutException.FailedPrecondition($"campaign '{CampaignId}' is {Name(state.State.State)}; only DRAFT or RUNNING can be cancelled");
-            }
-
+            Require("cancel", CampaignState.Draft, CampaignState.Running, CampaignState.Paused, CampaignState.Halted);
             await TransitionAsync(CampaignState.Canceled, actor, "cancel", reason);
+            await StopTickingAsync();
         }
 
-        await Directory.RecordAsync(CampaignId, CampaignState.Canceled, null);
-        return await ViewAsync();
+        await PublishAsync();
+        return View();
     }
 
     public Task<CampaignView> GetAsync()
     {
         RequirePlan();
-        return ViewAsync();
+        return Task.FromResult(View());
     }
 
-    public async Task<ActiveCampaign?> GetActiveAsync() =>
-        state.State is { Plan: { } plan, State: CampaignState.Running } ? await BuildActiveAsync(plan) : null;
-
-    public static string Name(CampaignState s) => s.ToString().ToUpperInvariant();
-
-    private CampaignPlan RequirePlan() =>
-        state.State.Plan ?? throw RolloutException.NotFound($"campaign '{CampaignId}' does not exist");
-
-    private void RequireState(CampaignState expected, string action)
+    public async Task OnShardSummaryAsync(ShardSummary summary)
     {
-        if (state.State.State != expected)
+        if (_summaries.TryGetValue(summary.Shard, out var known) && known.Sequence >= summary.Sequence)
         {
-            throw RolloutException.FailedPrecondition(
-                $"campaign '{CampaignId}' is {Name(state.State.State)}; {action} needs {Name(expected)}");
+            return;
+        }
+
+        _summaries[summary.Shard] = summary;
+        _statusVersion++;
+        if (S.State == CampaignState.Running)
+        {
+            await EvaluateAsync();
         }
     }
 
-    private async Task TransitionAsync(CampaignState next, string actor, string action, string reason)
+    public async Task TickAsync()
     {
-        state.State.State = next;
-        state.State.Audit.Add(new AuditEntry(clock.UtcNow, actor, action, reason));
+        if (S.State is not (CampaignState.Running or CampaignState.Paused or CampaignState.Halted))
+        {
+            return;
+        }
+
+        // Offers past their deadline time out even when their devices never come back; a paused or halted
+        // campaign's in-flight offers still time out and count.
+        var now = clock.UtcNow;
+        await Task.WhenAll(Enumerable.Range(0, StatsSharding.ShardCount).Select(i => Shard(i).SweepTimeoutsAsync(now)));
+        await RefreshSummariesAsync();
+        if (S.State == CampaignState.Running)
+        {
+            await EvaluateAsync();
+        }
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => TickAsync();
+
+    public static string Name(CampaignState s) => s.ToString().ToUpperInvariant();
+
+    private ICampaignStatsGrain Shard(int i) => GrainFactory.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(CampaignId, i));
+
+    private CampaignPlan RequirePlan() =>
+        S.Plan ?? throw RolloutException.NotFound($"campaign '{CampaignId}' does not exist");
+
+    private void Require(string action, params CampaignState[] allowed)
+    {
+        if (!allowed.Contains(S.State))
+        {
+            throw RolloutException.FailedPrecondition(
+                $"campaign '{CampaignId}' is {Name(S.State)}; {action} needs {string.Join(" or ", allowed.Select(Name))}");
+        }
+    }
+
+    private async Task TransitionAsync(CampaignState next, string actor, string action, string reason, string figures = "")
+    {
+        S.State = next;
+        S.Audit.Add(new AuditEntry(clock.UtcNow, actor, action, reason) { Figures = figures });
+        _statusVersion++;
         await state.WriteStateAsync();
+    }
+
+    /// <summary>Halt policy first (a failure spike must stop the rollout before a gate could widen it), then the gate.</summary>
+    private async Task EvaluateAsync()
+    {
+        var plan = S.Plan!;
+        var (completed, failures) = HaltWindow();
+        var verdict = HaltEvaluation.Evaluate(plan.Halt, completed, failures);
+        if (verdict.ShouldHalt)
+        {
+            await HaltInternalAsync("policy:" + verdict.Policy, verdict.Explanation, Figures());
+            return;
+        }
+
+        if (!plan.AutoAdvance)
+        {
+            return;
+        }
+
+        var gate = Gate();
+        if (gate.Met && (S.CurrentStage < plan.Stages.Length - 1 || NothingPending()))
+        {
+            await AdvanceOrCompleteAsync("policy:gate", gate.Explanation, Figures());
+        }
+    }
+
+    private async Task AdvanceOrCompleteAsync(string actor, string reason, string figures)
+    {
+        var plan = S.Plan!;
+        if (S.CurrentStage >= plan.Stages.Length - 1)
+        {
+            await TransitionAsync(CampaignState.Completed, actor, "complete", reason, figures);
+            await StopTickingAsync();
+        }
+        else
+        {
+            S.CurrentStage++;
+            while (S.StageStartedAt.Count <= S.CurrentStage)
+            {
+                S.StageStartedAt.Add(null);
+            }
+
+            S.StageStartedAt[S.CurrentStage] = clock.UtcNow;
+            await TransitionAsync(CampaignState.Running, actor, $"advance to stage {S.CurrentStage + 1}", reason, figures);
+        }
+
+        await PublishAsync();
+    }
+
+    private async Task HaltInternalAsync(string actor, string reason, string figures)
+    {
+        var (completed, failures) = Attempts();
+        var blame = TallyAttribution.Blame(MergedCohorts(), MergedErrorCodes(), completed, failures);
+        S.Halt = new HaltRecord(actor, reason, clock.UtcNow, blame);
+        await TransitionAsync(CampaignState.Halted, actor, "halt", reason, figures + Describe(blame));
+
+        // The directory pushes the new snapshot to every silo before this returns: no new offers anywhere.
+        await PublishAsync();
+        logger.LogWarning("Campaign {Campaign} halted by {Actor}: {Reason}{Blame}", CampaignId, actor, reason, Describe(blame));
+    }
+
+    private async Task StopTickingAsync()
+    {
+        try
+        {
+            var reminder = await this.GetReminder(TickReminder);
+            if (reminder is not null)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+        }
+        catch (Exception e)
+        {
+            // A leftover reminder only calls TickAsync, which does nothing for a finished campaign.
+            logger.LogWarning(e, "Campaign {Campaign}: could not remove its tick reminder", CampaignId);
+        }
+    }
+
+    private async Task PublishAsync()
+    {
+        var active = S.State is CampaignState.Running or CampaignState.Paused or CampaignState.Halted ? await BuildActiveAsync(S.Plan!) : null;
+        await Directory.RecordAsync(CampaignId, S.State, active);
+    }
+
+    private async Task RefreshSummariesAsync()
+    {
+        var summaries = await Task.WhenAll(Enumerable.Range(0, StatsSharding.ShardCount).Select(i => Shard(i).GetSummaryAsync()));
+        foreach (var summary in summaries)
+        {
+            if (!_summaries.TryGetValue(summary.Shard, out var known) || known.Sequence < summary.Sequence)
+            {
+                _summaries[summary.Shard] = summary;
+                _statusVersion++;
+            }
+        }
     }
 
     /// <summary>Resolves each target's FULL package and the deltas to its version, for device grains to choose from.</summary>
@@ -136,19 +359,111 @@ public sealed class CampaignGrain(
             var full = await catalog.GetAsync(target.PackageId)
                 ?? throw RolloutException.FailedPrecondition($"package '{target.PackageId}' of model '{target.Model}' no longer exists");
             var seed = new ModelTarget(full, []);
-            var deltas = (await catalog.ListAsync(target.Model)).Where(p => CampaignDirectoryGrain.IsDeltaOf(p, seed));
+            var deltas = plan.Rollback ? [] : (await catalog.ListAsync(target.Model)).Where(p => CampaignDirectoryGrain.IsDeltaOf(p, seed));
             targets[target.Model] = seed with { Deltas = [.. deltas] };
         }
 
-        return new ActiveCampaign(CampaignId, plan.Priority, plan.Eligibility, plan.InProgressTimeout, targets.ToImmutable());
+        return new ActiveCampaign(CampaignId, plan.Priority, plan.Eligibility, plan.InProgressTimeout, targets.ToImmutable())
+        {
+            Salt = CampaignId,
+            ExposurePercent = S.State == CampaignState.Running ? plan.Stages[S.CurrentStage].Percent : 0,
+            StagePercents = [.. plan.Stages.Select(st => st.Percent)],
+            Retry = plan.Retry,
+            Rollback = plan.Rollback,
+            RateLimit = plan.RateLimit,
+            RampStartedAt = S.StartedAt ?? clock.UtcNow,
+        };
     }
 
-    private async Task<CampaignView> ViewAsync()
+    private (long Completed, long Failures) HaltWindow()
     {
-        var shards = Enumerable.Range(0, StatsSharding.ShardCount)
-            .Select(i => GrainFactory.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(CampaignId, i)).GetCountsAsync());
-        var counts = (await Task.WhenAll(shards)).Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b));
-        var s = state.State;
-        return new CampaignView(CampaignId, s.Plan!, s.State, s.CreatedAt, [.. s.Audit], counts);
+        var (completed, failures) = Attempts();
+        return (completed - S.HaltBaselineCompleted, failures - S.HaltBaselineFailures);
+    }
+
+    private (long Completed, long Failures) Attempts() =>
+        (_summaries.Values.Sum(s => s.CompletedAttempts), _summaries.Values.Sum(s => s.FailedAttempts));
+
+    private ImmutableArray<CampaignCounts> StageCounts()
+    {
+        var stages = Math.Max(S.Plan!.Stages.Length, _summaries.Values.Select(s => s.PerStage.Length).DefaultIfEmpty(0).Max());
+        return [.. Enumerable.Range(0, stages).Select(i => _summaries.Values
+            .Select(s => i < s.PerStage.Length ? s.PerStage[i] : CampaignCounts.Zero)
+            .Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))];
+    }
+
+    /// <summary>
+    /// The last stage may complete the campaign only when it has a gate or a soak to meet (a campaign without one
+    /// keeps serving devices that join later until someone completes or cancels it), once something finished and
+    /// no seen device still waits on it: no open offer, no deferral, no exposed device waiting, no retry left.
+    /// </summary>
+    private bool NothingPending()
+    {
+        var last = S.Plan!.Stages[^1];
+        if (last.GateMinCompleted <= 0 && last.MinSoak <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var totals = Totals();
+        return totals.Finished > 0 && totals.Open == 0 && totals.Deferred == 0 && totals.Waiting == 0
+            && _summaries.Values.Sum(s => s.RetryPending) == 0;
+    }
+
+    private CampaignCounts Totals() => StageCounts().Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b));
+
+    private ImmutableArray<CohortTally> MergedCohorts() =>
+        [.. _summaries.Values.SelectMany(s => s.Cohorts)
+            .GroupBy(c => (c.Dimension, c.Value))
+            .Select(g => new CohortTally(g.Key.Dimension, g.Key.Value, g.Sum(c => c.Completed), g.Sum(c => c.Failures)))
+            .OrderBy(c => c.Dimension, StringComparer.Ordinal).ThenByDescending(c => c.Failures).ThenBy(c => c.Value, StringComparer.Ordinal)];
+
+    private ImmutableDictionary<string, long> MergedErrorCodes() =>
+        _summaries.Values.SelectMany(s => s.ErrorCodes)
+            .GroupBy(e => e.Key)
+            .ToImmutableDictionary(g => g.Key, g => g.Sum(e => e.Value));
+
+    /// <summary>The current stage's gate over the campaign's outcomes so far (latest status of every device).</summary>
+    private StageGateVerdict Gate()
+    {
+        var plan = S.Plan!;
+        var totals = Totals();
+        var startedAt = S.CurrentStage < S.StageStartedAt.Count ? S.StageStartedAt[S.CurrentStage] : null;
+        return StageGates.Evaluate(plan.Stages[S.CurrentStage], startedAt ?? clock.UtcNow, clock.UtcNow, totals.Finished, totals.Succeeded);
+    }
+
+    private string Figures()
+    {
+        var (completed, failures) = Attempts();
+        var rate = completed == 0 ? 0 : (double)failures / completed;
+        return string.Create(CultureInfo.InvariantCulture, $"completed={completed} failures={failures} failure_rate={rate:0.0000} stage={S.CurrentStage + 1}");
+    }
+
+    private static string Describe(FailureBlame blame) =>
+        (blame.Dimension is null ? string.Empty : $"; failures concentrate in {blame.Dimension}={blame.Value} ({blame.FailuresInCohort}/{blame.CompletedInCohort})")
+        + (blame.TopErrorCode is null ? string.Empty : $"; top error {blame.TopErrorCode} ({blame.TopErrorCodeCount}/{blame.TotalFailures})");
+
+    private CampaignView View()
+    {
+        var plan = S.Plan!;
+        var (completed, failures) = Attempts();
+        var stageCounts = StageCounts();
+        var running = S.State is CampaignState.Running or CampaignState.Paused or CampaignState.Halted;
+        return new CampaignView(CampaignId, plan, S.State, S.CreatedAt, [.. S.Audit], stageCounts.Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))
+        {
+            CurrentStage = S.CurrentStage,
+            StageStartedAt = [.. S.StageStartedAt],
+            StageCounts = stageCounts,
+            Cohorts = MergedCohorts(),
+            ErrorCodes = MergedErrorCodes(),
+            CompletedAttempts = completed,
+            FailedAttempts = failures,
+            Halt = S.Halt,
+            GateStatus = running ? Gate().Explanation : string.Empty,
+            StatusVersion = (S.Audit.Count * 1_000_000L) + _statusVersion,
+            HaltStatistic = plan.Halt.Sequential is { } sequential
+                ? HaltEvaluation.LogLikelihoodRatio(sequential, HaltWindow().Completed, HaltWindow().Failures)
+                : 0,
+        };
     }
 }

@@ -32,6 +32,9 @@ public sealed class SnapshotCache(
         return Volatile.Read(ref _current) ?? CampaignSnapshot.Empty;
     }
 
+    /// <summary>The newest snapshot already loaded, without waiting (null before the first load).</summary>
+    public CampaignSnapshot? Current => Volatile.Read(ref _current);
+
     public Task OnSnapshotAsync(CampaignSnapshot snapshot)
     {
         Offer(snapshot);

@@ -61,7 +61,18 @@ public sealed class DeviceState
 
     [Id(13)]
     public DateTimeOffset? FactsStoredAt { get; set; }
+
+    /// <summary>Offers made per campaign and the last failure, for the retry budget and backoff.</summary>
+    [Id(14)]
+    public Dictionary<string, CampaignAttempts> Attempts { get; set; } = [];
 }
+
+/// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>
+[GenerateSerializer, Immutable, Alias("zte.CampaignAttempts")]
+public sealed record CampaignAttempts(
+    [property: Id(0)] int Offers,
+    [property: Id(1)] DateTimeOffset? LastFailureAt,
+    [property: Id(2)] string? LastErrorCode);
 
 /// <summary>
 /// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer,
@@ -74,6 +85,7 @@ public sealed class DeviceState
 public sealed class DeviceGrain(
     [PersistentState("device", RolloutStorage.Name)] IPersistentState<DeviceState> state,
     SnapshotCache snapshots,
+    OfferRateLimiter rateLimiter,
     RolloutClock clock,
     IOptions<RolloutSiloOptions> options,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
@@ -108,6 +120,7 @@ public sealed class DeviceGrain(
         S.CredentialHash = credentialHash;
         S.Tags = tags;
         await state.WriteStateAsync();
+        await Registry.UpsertAsync(DeviceId, new RegistryEntry(S.Tags, S.Facts));
     }
 
     public Task<bool> IsRegisteredAsync() => Task.FromResult(S.Registered);
@@ -119,7 +132,8 @@ public sealed class DeviceGrain(
     {
         RequireRegistered();
         var now = clock.UtcNow;
-        var dirty = S.Facts is null || facts.IdentityDiffers(S.Facts) || S.FactsStoredAt is null || now - S.FactsStoredAt >= FactsStoreInterval;
+        var identityChanged = S.Facts is null || facts.IdentityDiffers(S.Facts);
+        var dirty = identityChanged || S.FactsStoredAt is null || now - S.FactsStoredAt >= FactsStoreInterval;
         S.Facts = facts;
         S.LastCheckIn = now;
         if (S.CurrentVersion is null || facts.CurrentVersion != S.CurrentVersion)
@@ -129,45 +143,80 @@ public sealed class DeviceGrain(
             S.ActiveSlot = facts.ActiveSlot;
         }
 
+        if (identityChanged)
+        {
+            await Registry.UpsertAsync(DeviceId, new RegistryEntry(S.Tags, facts));
+        }
+
+        var snapshot = await snapshots.GetAsync();
         if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
         {
-            if (now <= open.Deadline)
+            if (now > open.Deadline)
+            {
+                Close(OfferStatus.TimedOut, TimedOutCode, now);
+                dirty = true;
+            }
+            else if (open.Status == OfferStatus.Offered && !snapshot.Campaigns.Any(c => c.CampaignId == open.CampaignId))
+            {
+                // Its campaign was cancelled before the download started: the offer goes with it.
+                Close(OfferStatus.Canceled, null, now);
+                dirty = true;
+            }
+            else
             {
                 await StoreIfAsync(dirty);
                 return new CheckInResult(CheckInOutcome.Offer, open, null, null, CheckInInterval);
             }
-
-            Close(OfferStatus.TimedOut, "E_TIMED_OUT", now);
-            dirty = true;
         }
 
-        var snapshot = await snapshots.GetAsync();
-        var decision = OfferSelection.Decide(facts, snapshot, MayOffer);
-        switch (decision)
+        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now));
+        foreach (var (campaign, stage) in check.Waiting)
         {
-            case OfferDecision.Offer offer:
+            if (!S.Outcomes.ContainsKey(campaign.CampaignId))
+            {
+                // Counted once as eligible-seen; the campaign learns the device exists before exposing it.
+                Enqueue(campaign.CampaignId, DeviceOutcome.Waiting, null, stage);
+            }
+        }
+
+        switch (check.Decision)
+        {
+            case OfferDecision.Offer offer when rateLimiter.TryAcquire(offer.Campaign):
                 var record = NewOffer(offer, now);
                 S.Offer = record;
-                Enqueue(offer.Campaign.CampaignId, DeviceOutcome.Offered, null);
+                S.Attempts[offer.Campaign.CampaignId] = S.Attempts.GetValueOrDefault(offer.Campaign.CampaignId) is { } a
+                    ? a with { Offers = a.Offers + 1 }
+                    : new CampaignAttempts(1, null, null);
+                Enqueue(offer.Campaign.CampaignId, DeviceOutcome.Offered, null, offer.Stage);
                 await StoreAndDeliverAsync();
                 return new CheckInResult(CheckInOutcome.Offer, record, null, null, CheckInInterval);
+
+            case OfferDecision.Offer:
+                // Over the campaign's offer rate: ask again soon rather than at the normal interval.
+                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
+                return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, Math.Min(CheckInInterval, RateLimitedRetrySeconds));
 
             case OfferDecision.Defer defer:
                 if (S.Outcomes.GetValueOrDefault(defer.Campaign.CampaignId) != DeviceOutcome.Deferred)
                 {
-                    Enqueue(defer.Campaign.CampaignId, DeviceOutcome.Deferred, null);
-                    await StoreAndDeliverAsync();
-                }
-                else
-                {
-                    await StoreIfAsync(dirty);
+                    Enqueue(defer.Campaign.CampaignId, DeviceOutcome.Deferred, null, defer.Stage);
                 }
 
+                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
                 return new CheckInResult(CheckInOutcome.Deferred, null, defer.Reason, defer.Detail, CheckInInterval);
 
             default:
-                await StoreAndDeliverIfAsync(dirty);
+                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
                 return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, CheckInInterval);
+        }
+    }
+
+    public async Task ExpireOfferAsync(string offerId)
+    {
+        if (S.Offer is { } open && open.OfferId == offerId && !InstallLifecycle.IsTerminal(open.Status) && clock.UtcNow > open.Deadline)
+        {
+            Close(OfferStatus.TimedOut, TimedOutCode, clock.UtcNow);
+            await StoreAndDeliverAsync();
         }
     }
 
@@ -253,7 +302,7 @@ public sealed class DeviceGrain(
         var after = OutcomeEvent.FromStatus(report.Step);
         if (after != before)
         {
-            Enqueue(offer.CampaignId, after, S.Offer.ErrorCode);
+            Enqueue(offer.CampaignId, after, S.Offer.ErrorCode, offer.Stage);
         }
 
         // Ack means durable: the report and its outcome event are stored before the device hears back.
@@ -267,7 +316,13 @@ public sealed class DeviceGrain(
         return Task.FromResult(new DeviceView(DeviceId, S.Tags, S.Facts, S.LastCheckIn, S.Offer, [.. S.History], S.CurrentVersion, S.ActiveSlot));
     }
 
+    private const string TimedOutCode = "E_TIMED_OUT";
+    private const int RateLimitedRetrySeconds = 30;
+
     private int CheckInInterval => options.Value.CheckInIntervalSeconds;
+
+    private IDeviceRegistryGrain Registry =>
+        GrainFactory.GetGrain<IDeviceRegistryGrain>((long)(StatsSharding.Fnv1a(DeviceId) % IDeviceRegistryGrain.ShardCount));
 
     private static string Name<T>(T value)
         where T : struct, Enum => value switch
@@ -293,10 +348,28 @@ public sealed class DeviceGrain(
         }
     }
 
-    /// <summary>One offer per campaign attempt: a campaign the device finished (either way) offers nothing more.</summary>
-    private bool MayOffer(string campaignId) =>
-        S.Outcomes.GetValueOrDefault(campaignId) is not (DeviceOutcome.Succeeded or DeviceOutcome.Failed
-            or DeviceOutcome.RolledBack or DeviceOutcome.TimedOut);
+    /// <summary>
+    /// Whether the campaign may offer the device its update now: never after a success; after a failure only while
+    /// the retry budget lasts, for a retryable error code, once the backoff has passed.
+    /// </summary>
+    private bool MayOffer(ActiveCampaign campaign, DateTimeOffset now)
+    {
+        var last = S.Outcomes.GetValueOrDefault(campaign.CampaignId);
+        if (last == DeviceOutcome.Succeeded)
+        {
+            return false;
+        }
+
+        if (!OutcomeEvent.IsFailure(last))
+        {
+            return true;
+        }
+
+        var attempts = S.Attempts.GetValueOrDefault(campaign.CampaignId) ?? new CampaignAttempts(1, null, null);
+        return attempts.Offers < campaign.Retry.MaxAttempts
+            && campaign.Retry.IsRetryable(attempts.LastErrorCode)
+            && (attempts.LastFailureAt is null || now >= attempts.LastFailureAt + campaign.Retry.Backoff);
+    }
 
     private OfferRecord NewOffer(OfferDecision.Offer offer, DateTimeOffset now)
     {
@@ -314,25 +387,44 @@ public sealed class DeviceGrain(
         var offerId = $"of-{S.OfferCounter}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
         return new OfferRecord(offerId, offer.Campaign.CampaignId, package.PackageId, package.Manifest.Version,
             package.ManifestBytes, package.Signature, package.Manifest.Size, package.Manifest.Sha256,
-            OfferStatus.Offered, 0, null, now, now, now + offer.Campaign.InProgressTimeout, [], S.Facts!.CurrentVersion);
+            OfferStatus.Offered, 0, null, now, now, now + offer.Campaign.InProgressTimeout, [], S.Facts!.CurrentVersion)
+        {
+            Stage = offer.Stage,
+        };
     }
 
-    private void Close(OfferStatus status, string errorCode, DateTimeOffset now)
+    private void Close(OfferStatus status, string? errorCode, DateTimeOffset now)
     {
         var offer = S.Offer!;
         S.Offer = offer with { Status = status, ErrorCode = errorCode, UpdatedAt = now };
-        Enqueue(offer.CampaignId, OutcomeEvent.FromStatus(status), errorCode);
+        Enqueue(offer.CampaignId, OutcomeEvent.FromStatus(status), errorCode, offer.Stage);
     }
 
-    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode)
+    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage)
     {
+        var retryPending = false;
+        if (OutcomeEvent.IsFailure(outcome))
+        {
+            var attempts = S.Attempts.GetValueOrDefault(campaignId) ?? new CampaignAttempts(1, null, null);
+            S.Attempts[campaignId] = attempts with { LastFailureAt = clock.UtcNow, LastErrorCode = errorCode };
+            var retry = snapshots.Current?.Campaigns.FirstOrDefault(c => c.CampaignId == campaignId)?.Retry;
+            retryPending = retry is not null && attempts.Offers < retry.MaxAttempts && retry.IsRetryable(errorCode);
+        }
+
         var facts = S.Facts;
         var source = S.Offer is { } offer && offer.CampaignId == campaignId ? offer.SourceVersion : facts?.CurrentVersion ?? string.Empty;
         var cohort = new Cohort(facts?.Model ?? string.Empty, facts?.HardwareRevision ?? string.Empty, facts?.Region ?? string.Empty,
             facts?.Carrier ?? string.Empty, source);
         S.OutcomeSequence++;
         S.Outcomes[campaignId] = outcome;
-        S.Outbox.Add(new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort));
+        var open = S.Offer is { } o && o.CampaignId == campaignId && !InstallLifecycle.IsTerminal(o.Status) ? o : null;
+        S.Outbox.Add(new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort)
+        {
+            Stage = stage,
+            OfferId = S.Offer?.CampaignId == campaignId ? S.Offer.OfferId : null,
+            Deadline = open?.Deadline,
+            RetryPending = retryPending,
+        });
     }
 
     private async Task StoreIfAsync(bool dirty)

@@ -75,6 +75,7 @@ public static class RolloutSiloBuilderExtensions
         services.TryAddSingleton(RolloutClock.System);
         services.AddSingleton<ManifestSigner>();
         services.AddSingleton<SnapshotCache>();
+        services.AddSingleton<OfferRateLimiter>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SnapshotCache>());
         return silo;
     }

@@ -16,7 +16,7 @@ namespace ZteRollout.Tests.Infrastructure;
 /// A real embedded node (silo + gRPC gateway + SQLite file) on free loopback ports, driven by a fake clock,
 /// with real gRPC channels to it. Restartable on the same data directory.
 /// </summary>
-public sealed class EmbeddedNodeHost : IAsyncDisposable
+public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
 {
     private readonly WebApplication _app;
 

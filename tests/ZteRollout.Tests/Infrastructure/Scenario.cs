@@ -6,6 +6,18 @@ using ZteRollout.Device.V1;
 
 namespace ZteRollout.Tests.Infrastructure;
 
+/// <summary>A running system the tests talk to over gRPC: the embedded node or a cluster behind a gateway.</summary>
+public interface IRolloutEndpoint
+{
+    RolloutAdmin.RolloutAdminClient Admin { get; }
+
+    DeviceUpdate.DeviceUpdateClient Devices { get; }
+
+    Metadata AdminHeaders { get; }
+
+    string DataDirectory { get; }
+}
+
 /// <summary>Admin-API steps the gateway tests share: upload, register, create and start a campaign.</summary>
 public static class Scenario
 {
@@ -34,7 +46,7 @@ public static class Scenario
         BaseVersion = baseVersion,
     };
 
-    public static async Task<Package> UploadAsync(EmbeddedNodeHost node, PackageMetadata metadata, byte[] bytes, int chunk = 64 * 1024, Metadata? headers = null)
+    public static async Task<Package> UploadAsync(IRolloutEndpoint node, PackageMetadata metadata, byte[] bytes, int chunk = 64 * 1024, Metadata? headers = null)
     {
         using var call = node.Admin.UploadPackage(headers ?? node.AdminHeaders);
         await call.RequestStream.WriteAsync(new UploadPackageRequest { Metadata = metadata });
@@ -48,7 +60,7 @@ public static class Scenario
     }
 
     /// <summary>Registers devices and returns their tokens by id.</summary>
-    public static async Task<Dictionary<string, string>> RegisterAsync(EmbeddedNodeHost node, params string[] deviceIds)
+    public static async Task<Dictionary<string, string>> RegisterAsync(IRolloutEndpoint node, params string[] deviceIds)
     {
         var request = new RegisterDevicesRequest();
         request.Devices.AddRange(deviceIds.Select(id => new DeviceRegistration { DeviceId = id }));
@@ -56,7 +68,7 @@ public static class Scenario
         return response.Credentials.ToDictionary(c => c.DeviceId, c => c.Token);
     }
 
-    public static async Task<Campaign> StartCampaignAsync(EmbeddedNodeHost node, string campaignId, string model, string fullPackageId, uint timeoutSeconds = 3600)
+    public static async Task<Campaign> StartCampaignAsync(IRolloutEndpoint node, string campaignId, string model, string fullPackageId, uint timeoutSeconds = 3600)
     {
         var plan = new CampaignPlan
         {
@@ -82,11 +94,11 @@ public static class Scenario
         AgentVersion = "test-1",
     };
 
-    public static Task<CheckInResponse> CheckInAsync(EmbeddedNodeHost node, string deviceId, string token, DeviceFacts facts) =>
+    public static Task<CheckInResponse> CheckInAsync(IRolloutEndpoint node, string deviceId, string token, DeviceFacts facts) =>
         node.Devices.CheckInAsync(new CheckInRequest { DeviceId = deviceId, Facts = facts }, EmbeddedNodeHost.Bearer(token)).ResponseAsync;
 
     public static Task<ReportResponse> ReportAsync(
-        EmbeddedNodeHost node, string deviceId, string token, string offerId, InstallStep step, string? reportId = null, string runningVersion = "", string errorCode = "") =>
+        IRolloutEndpoint node, string deviceId, string token, string offerId, InstallStep step, string? reportId = null, string runningVersion = "", string errorCode = "") =>
         node.Devices.ReportAsync(new ReportRequest
         {
             DeviceId = deviceId,
@@ -99,7 +111,7 @@ public static class Scenario
         }, EmbeddedNodeHost.Bearer(token)).ResponseAsync;
 
     /// <summary>Downloads an offer from an offset and returns the bytes and each chunk's offset.</summary>
-    public static async Task<(byte[] Bytes, List<ulong> Offsets)> DownloadAsync(EmbeddedNodeHost node, string deviceId, string token, string offerId, ulong offset = 0)
+    public static async Task<(byte[] Bytes, List<ulong> Offsets)> DownloadAsync(IRolloutEndpoint node, string deviceId, string token, string offerId, ulong offset = 0)
     {
         using var call = node.Devices.Download(new DownloadRequest { DeviceId = deviceId, OfferId = offerId, Offset = offset }, EmbeddedNodeHost.Bearer(token));
         using var buffer = new MemoryStream();

@@ -1,0 +1,91 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+using ZteRollout.Admin.V1;
+using ZteRollout.Device.V1;
+using ZteRollout.Gateway.Auth;
+using ZteRollout.Gateway.Hosting;
+using ZteRollout.Shared;
+using ZteRollout.Silo;
+using ZteRollout.Silo.Hosting;
+
+namespace ZteRollout.Tests.Infrastructure;
+
+/// <summary>
+/// A TestingHost cluster (grain state and reminders in one real SQLite file through the Orleans ADO.NET providers)
+/// with a real gRPC gateway in front of it as an Orleans client, all on one fake rollout clock.
+/// Start it again on the same data directory to restart the whole system.
+/// </summary>
+public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
+{
+    private readonly WebApplication _gateway;
+
+    private RolloutCluster(InProcessTestCluster cluster, WebApplication gateway, string dataDirectory, string address)
+    {
+        Cluster = cluster;
+        _gateway = gateway;
+        DataDirectory = dataDirectory;
+        Channel = GrpcChannel.ForAddress(address);
+        AdminKey = File.ReadAllText(Path.Combine(dataDirectory, ApiKeyStore.BootstrapFileName)).Trim();
+        Admin = new RolloutAdmin.RolloutAdminClient(Channel);
+        Devices = new DeviceUpdate.DeviceUpdateClient(Channel);
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    public string DataDirectory { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public string AdminKey { get; }
+
+    public Metadata AdminHeaders => EmbeddedNodeHost.Bearer(AdminKey);
+
+    public RolloutAdmin.RolloutAdminClient Admin { get; }
+
+    public DeviceUpdate.DeviceUpdateClient Devices { get; }
+
+    public static async Task<RolloutCluster> StartAsync(string dataDirectory, FakeTimeProvider clock, int silos = 2)
+    {
+        var database = RolloutDatabase.SqliteFile(Path.Combine(dataDirectory, "cluster.db"));
+        await database.PrepareAsync(CancellationToken.None);
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddZteRollout(database);
+            silo.Services.Configure<RolloutSiloOptions>(o => o.DataDirectory = dataDirectory);
+            silo.Services.AddSingleton(new RolloutClock(clock));
+        });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+
+        ApiKeyStore.EnsureBootstrapKey(dataDirectory);
+        var web = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
+        web.Logging.SetMinimumLevel(LogLevel.Warning);
+        web.WebHost.UseZteRolloutEndpoints(web.Configuration, "http://127.0.0.1:0");
+        web.Services.AddSingleton<IGrainFactory>(cluster.Client);
+        web.Services.AddZteRolloutGateway(web.Configuration, dataDirectory);
+        var gateway = web.Build();
+        gateway.UseZteRolloutGateway();
+        await gateway.StartAsync();
+        var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new RolloutCluster(cluster, gateway, dataDirectory, address);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await _gateway.StopAsync();
+        await _gateway.DisposeAsync();
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+}
