@@ -50,6 +50,29 @@ public static class CohortAttribution
         return tally.Blame();
     }
 
+    /// <summary>
+    /// The same blame from figures already summed per cohort value — what a campaign grain has, since the per-device
+    /// records stay in its stats shards. <paramref name="totalCompleted"/> and <paramref name="totalFailures"/> are
+    /// the campaign's totals (every device counts once in each dimension).
+    /// </summary>
+    public static FailureBlame Blame(
+        IEnumerable<Grains.CohortTally> tallies, IReadOnlyDictionary<string, long> errorCodes, long totalCompleted, long totalFailures)
+    {
+        var tally = new Tally();
+        tally.AddTotals(totalCompleted, totalFailures);
+        foreach (var t in tallies)
+        {
+            tally.AddValue(t.Dimension, t.Value, t.Completed, t.Failures);
+        }
+
+        foreach (var (code, count) in errorCodes)
+        {
+            tally.AddErrorCode(code, count);
+        }
+
+        return tally.Blame();
+    }
+
     /// <summary>Counts by cohort value and error code; outcomes may be added one by one or already summed.</summary>
     internal sealed class Tally
     {
@@ -82,6 +105,24 @@ public static class CohortAttribution
                 _errorCodes[errorCode] = _errorCodes.GetValueOrDefault(errorCode) + failures;
             }
         }
+
+        public void AddTotals(long completed, long failures)
+        {
+            _completed += completed;
+            _failures += failures;
+        }
+
+        /// <summary>Adds summed figures of one value of one dimension (totals come separately, through <see cref="AddTotals"/>).</summary>
+        public void AddValue(string dimension, string value, long completed, long failures)
+        {
+            var index = Array.IndexOf(Dimensions, dimension);
+            if (index >= 0 && completed > 0)
+            {
+                Count(index, value, completed, failures);
+            }
+        }
+
+        public void AddErrorCode(string code, long count) => _errorCodes[code] = _errorCodes.GetValueOrDefault(code) + count;
 
         public FailureBlame Blame()
         {

@@ -304,7 +304,7 @@ public sealed class CampaignGrain(
     private async Task HaltInternalAsync(string actor, string reason, string figures)
     {
         var (completed, failures) = Attempts();
-        var blame = TallyAttribution.Blame(MergedCohorts(), MergedErrorCodes(), completed, failures);
+        var blame = CohortAttribution.Blame(MergedCohorts(), MergedErrorCodes(), completed, failures);
         S.Halt = new HaltRecord(actor, reason, clock.UtcNow, blame);
         await TransitionAsync(CampaignState.Halted, actor, "halt", reason, figures + Describe(blame));
 

@@ -249,4 +249,28 @@ public sealed class CampaignEndToEndTests(ClusterFixture fixture, ITestOutputHel
             () => System.Admin.FreezeFleetAsync(new FleetRequest(), System.AdminHeaders).ResponseAsync);
         Assert.Equal(new[] { "reason" }, RpcAssert.Fields(missingReason));
     }
+
+    [Fact]
+    public async Task WatchCampaign_StreamsTheCurrentStatus_ThenEveryChange()
+    {
+        var package = await Scenario.UploadAsync(System, Scenario.Full("E2E-W", "E2.0"), Scenario.RandomBytes(1024, seed: 19));
+        await CreateAndStartAsync("e2e-w", new CampaignPlan { Name = "watch", Targets = { new CampaignTarget { Model = "E2E-W", PackageId = package.PackageId } } });
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var watch = System.Admin.WatchCampaign(new CampaignRequest { CampaignId = "e2e-w" }, System.AdminHeaders, cancellationToken: cts.Token);
+
+        Assert.True(await watch.ResponseStream.MoveNext(cts.Token));
+        var first = watch.ResponseStream.Current;
+        await System.Admin.PauseCampaignAsync(new CampaignRequest { CampaignId = "e2e-w", Reason = "look first" }, System.AdminHeaders);
+        Assert.True(await watch.ResponseStream.MoveNext(cts.Token));
+        var second = watch.ResponseStream.Current;
+        await System.Admin.CancelCampaignAsync(new CampaignRequest { CampaignId = "e2e-w", Reason = "done" }, System.AdminHeaders);
+        var states = new List<CampaignState>();
+        while (await watch.ResponseStream.MoveNext(cts.Token))
+        {
+            states.Add(watch.ResponseStream.Current.State);
+        }
+
+        Assert.Equal((CampaignState.Running, CampaignState.Paused), (first.State, second.State));
+        Assert.Equal(CampaignState.Canceled, states[^1]);
+    }
 }

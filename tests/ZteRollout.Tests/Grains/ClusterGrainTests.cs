@@ -9,7 +9,7 @@ namespace ZteRollout.Tests.Grains;
 
 /// <summary>Grains on a two-silo TestingHost cluster with real SQLite storage.</summary>
 [Collection(ClusterCollection.Name)]
-public sealed class ClusterGrainTests(ClusterFixture fixture)
+public sealed class ClusterGrainTests(ClusterFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     private IGrainFactory Grains => fixture.Grains;
 
@@ -120,5 +120,27 @@ public sealed class ClusterGrainTests(ClusterFixture fixture)
         Assert.Equal((1, 1, 0), (view.Counts.Offered, view.Counts.Succeeded, view.Counts.InProgress));
         var deviceView = await device.GetViewAsync();
         Assert.Equal(("G2.0", BootSlot.B), (deviceView.CurrentVersion, deviceView.ActiveSlot));
+    }
+
+    [Fact]
+    public async Task Halt_OnceAcknowledged_StopsNewOffersOnEverySilo()
+    {
+        var ids = Enumerable.Range(0, 40).Select(i => $"gr-halt-{i}").ToList();
+        await RegisterAsync(ids);
+        var campaignId = await RunningCampaignAsync("GR-HALT", "G2.0");
+        var early = await Task.WhenAll(ids.Take(10).Select(id => Grains.Device(id).CheckInAsync(Facts("GR-HALT", "G1.0"))));
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await Grains.Campaign(campaignId).HaltAsync("oncall", "spike in E_BOOT");
+        var afterHalt = await Task.WhenAll(ids.Skip(10).Select(id => Grains.Device(id).CheckInAsync(Facts("GR-HALT", "G1.0"))));
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+
+        Assert.All(early, r => Assert.Equal(CheckInOutcome.Offer, r.Outcome));
+        Assert.All(afterHalt, r => Assert.Equal(CheckInOutcome.NoUpdate, r.Outcome));
+        var stats = await Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        Assert.Equal(2, stats.Where(s => s.GrainId.ToString().Contains("device/gr-halt-", StringComparison.Ordinal)).Select(s => s.SiloAddress).Distinct().Count());
+        output.WriteLine($"halt acknowledged and 30 check-ins on both silos answered without an offer in {elapsed.TotalMilliseconds:0} ms");
+        var view = await Grains.Campaign(campaignId).GetAsync();
+        Assert.Equal((CampaignState.Halted, 10L), (view.State, view.Counts.Offered));
     }
 }

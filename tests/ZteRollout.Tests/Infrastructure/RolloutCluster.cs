@@ -58,6 +58,10 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
         var database = RolloutDatabase.SqliteFile(Path.Combine(dataDirectory, "cluster.db"));
         await database.PrepareAsync(CancellationToken.None);
         var builder = new InProcessTestClusterBuilder((short)silos);
+
+        // Stored state is keyed by service id: a fixed one lets a new cluster on the same file find it (a restart).
+        builder.Options.ServiceId = "zte-rollout-tests";
+        builder.Options.ClusterId = "zte-rollout-tests";
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddZteRollout(database);
