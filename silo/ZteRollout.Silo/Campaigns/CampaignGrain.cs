@@ -458,7 +458,7 @@ public sealed class CampaignGrain(
             ErrorCodes = MergedErrorCodes(),
             CompletedAttempts = completed,
             FailedAttempts = failures,
-            Halt = S.Halt,
+            Halt = S.State == CampaignState.Halted ? S.Halt : null,
             GateStatus = running ? Gate().Explanation : string.Empty,
             StatusVersion = (S.Audit.Count * 1_000_000L) + _statusVersion,
             HaltStatistic = plan.Halt.Sequential is { } sequential

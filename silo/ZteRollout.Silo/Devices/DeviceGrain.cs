@@ -116,9 +116,11 @@ public sealed class DeviceGrain(
             throw RolloutException.AlreadyExists($"device '{DeviceId}' is already registered");
         }
 
+        // A rotation without tags keeps the device's tags: issuing a credential should not change who it is.
+        var keepTags = S.Registered && rotate && tags.IsDefaultOrEmpty;
         S.Registered = true;
         S.CredentialHash = credentialHash;
-        S.Tags = tags;
+        S.Tags = keepTags ? S.Tags : tags;
         await state.WriteStateAsync();
         await Registry.UpsertAsync(DeviceId, new RegistryEntry(S.Tags, S.Facts));
     }

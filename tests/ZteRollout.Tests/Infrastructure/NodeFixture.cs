@@ -9,6 +9,7 @@ public sealed class NodeFixture : IAsyncLifetime
     public const long MaxPackageBytes = 2 * 1024 * 1024;
     public const string ViewerKey = "zak1_viewer-test-key-0000000000000000000000000000000000000000000000";
     public const string SreKey = "zak1_sre-test-key-000000000000000000000000000000000000000000000000000";
+    public const string ReleaseManagerKey = "zak1_rm-test-key-0000000000000000000000000000000000000000000000000000";
 
     private readonly string _dataDirectory = TestPaths.NewTempDirectory("node");
 
@@ -26,7 +27,10 @@ public sealed class NodeFixture : IAsyncLifetime
             $"--Rollout:Gateway:ApiKeys:0:Sha256={Convert.ToHexStringLower(ApiKeyStore.Hash(ViewerKey))}",
             "--Rollout:Gateway:ApiKeys:1:Name=oncall",
             "--Rollout:Gateway:ApiKeys:1:Role=sre",
-            $"--Rollout:Gateway:ApiKeys:1:Sha256={Convert.ToHexStringLower(ApiKeyStore.Hash(SreKey))}");
+            $"--Rollout:Gateway:ApiKeys:1:Sha256={Convert.ToHexStringLower(ApiKeyStore.Hash(SreKey))}",
+            "--Rollout:Gateway:ApiKeys:2:Name=release-bot",
+            "--Rollout:Gateway:ApiKeys:2:Role=release-manager",
+            $"--Rollout:Gateway:ApiKeys:2:Sha256={Convert.ToHexStringLower(ApiKeyStore.Hash(ReleaseManagerKey))}");
     }
 
     public async Task DisposeAsync()
