@@ -1,3 +1,5 @@
+using System.Net;
+using Orleans.Configuration;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Hosting;
 using ZteRollout.Silo;
@@ -7,21 +9,79 @@ using ZteRollout.Silo.Storage;
 namespace ZteRollout.Silo.Host;
 
 /// <summary>
-/// Composes the single-process orchestrator: an Orleans silo (localhost clustering) with the gRPC gateway in the
-/// same process, state in a SQLite file of the data directory unless a database is configured.
+/// Composes the orchestrator process in one of its roles:
+/// <c>embedded</c> (the default) — an Orleans silo with localhost clustering and the gRPC gateway in one process,
+/// state in a SQLite file of the data directory unless a database is configured;
+/// <c>silo</c> — one silo of a cluster whose membership, state and reminders are in PostgreSQL; it serves only the
+/// gRPC health service (for probes), the gateways are separate processes (gateway/ZteRollout.Gateway.Host).
 /// </summary>
 public static class EmbeddedNode
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
+    public const string DefaultSiloHealthUrl = "http://127.0.0.1:5081";
 
     /// <summary>Builds the node. <paramref name="configureServices"/> lets tests replace services (e.g. the clock).</summary>
     public static async Task<WebApplication> BuildAsync(string[] args, Action<IServiceCollection>? configureServices = null, TextWriter? console = null)
     {
         console ??= Console.Out;
-        var builder = WebApplication.CreateBuilder(args);
+        // Settings files sit beside the binary, wherever the process is started from.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var config = builder.Configuration;
+        var role = (config["role"] ?? config["Rollout:Role"] ?? "embedded").ToLowerInvariant();
+        if (role is not ("embedded" or "silo"))
+        {
+            throw new InvalidOperationException($"Role '{role}' is unknown; this process runs 'embedded' or 'silo' (gateways run gateway/ZteRollout.Gateway.Host).");
+        }
+
         var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
         Directory.CreateDirectory(dataDirectory);
+        var database = DatabaseFrom(config, dataDirectory);
+        if (role == "silo" && database.Kind != DatabaseKind.PostgreSql)
+        {
+            throw new InvalidOperationException("The silo role needs Rollout:Database:Kind=postgresql (SQLite has no clustering).");
+        }
+
+        await database.PrepareAsync(CancellationToken.None);
+        builder.Configuration[$"{RolloutSiloOptions.Section}:DataDirectory"] = dataDirectory;
+        builder.UseOrleans(silo =>
+        {
+            var siloPort = config.GetValue("Rollout:Silo:SiloPort", 11111);
+            var gatewayPort = config.GetValue("Rollout:Silo:GatewayPort", 30000);
+            if (role == "embedded")
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "zte-rollout", clusterId: "zte-rollout-embedded");
+            }
+            else
+            {
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = config["Rollout:Cluster:ClusterId"] ?? "zte-rollout";
+                    o.ServiceId = config["Rollout:Cluster:ServiceId"] ?? "zte-rollout";
+                });
+                silo.ConfigureEndpoints(IPAddress.Parse(config["Rollout:Cluster:AdvertisedAddress"] ?? "127.0.0.1"), siloPort, gatewayPort);
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = DatabaseSchema.InvariantFor(DatabaseKind.PostgreSql);
+                    o.ConnectionString = database.ConnectionString;
+                });
+            }
+
+            silo.AddZteRollout(database, builder.Configuration);
+        });
+        builder.Services.AddZteRolloutTelemetry($"zte-rollout-{role}");
+
+        if (role == "silo")
+        {
+            builder.WebHost.UseZteRolloutEndpoints(config, DefaultSiloHealthUrl);
+            builder.Services.AddGrpc();
+            builder.Services.AddGrpcHealthChecks();
+            configureServices?.Invoke(builder.Services);
+            var siloApp = builder.Build();
+            siloApp.MapGrpcHealthChecksService();
+            siloApp.Lifetime.ApplicationStarted.Register(() =>
+                console.WriteLine($"ZteRollout silo ready: cluster {config["Rollout:Cluster:ClusterId"] ?? "zte-rollout"}, health on {string.Join(", ", siloApp.Urls)}"));
+            return siloApp;
+        }
 
         if (ApiKeyStore.EnsureBootstrapKey(dataDirectory) is { } newKey)
         {
@@ -30,23 +90,8 @@ public static class EmbeddedNode
             console.WriteLine($"  {newKey}");
         }
 
-        var database = DatabaseFrom(config, dataDirectory);
-        await database.PrepareAsync(CancellationToken.None);
-
         builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl);
-
-        builder.Configuration[$"{RolloutSiloOptions.Section}:DataDirectory"] = dataDirectory;
-        builder.UseOrleans(silo =>
-        {
-            silo.UseLocalhostClustering(
-                siloPort: config.GetValue("Rollout:Silo:SiloPort", 11111),
-                gatewayPort: config.GetValue("Rollout:Silo:GatewayPort", 30000),
-                serviceId: "zte-rollout",
-                clusterId: "zte-rollout-embedded");
-            silo.AddZteRollout(database, builder.Configuration);
-        });
         builder.Services.AddZteRolloutGateway(builder.Configuration, dataDirectory);
-        builder.Services.AddZteRolloutTelemetry("zte-rollout-embedded");
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -54,6 +99,17 @@ public static class EmbeddedNode
         app.Lifetime.ApplicationStarted.Register(() =>
             console.WriteLine($"ZteRollout embedded node ready: data in {dataDirectory}, listening on {string.Join(", ", app.Urls)}"));
         return app;
+    }
+
+    /// <summary>Applies the schema scripts to the configured database and returns (the <c>migrate</c> command).</summary>
+    public static async Task MigrateAsync(string[] args, TextWriter console)
+    {
+        var config = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
+        var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+        Directory.CreateDirectory(dataDirectory);
+        var database = DatabaseFrom(config, dataDirectory);
+        await database.PrepareAsync(CancellationToken.None);
+        console.WriteLine($"Schema version {DatabaseSchema.Version} applied to the {database.Kind} database.");
     }
 
     private static RolloutDatabase DatabaseFrom(IConfiguration config, string dataDirectory)

@@ -28,6 +28,8 @@ public static class GatewayHostingExtensions
             .Validate(o => o.MaxPackageBytes > 0, "Rollout:Gateway:MaxPackageBytes must be positive")
             .Validate(o => o.DownloadChunkBytes is >= 16 * 1024 and <= 1024 * 1024, "Rollout:Gateway:DownloadChunkBytes must be 16 KiB to 1 MiB")
             .ValidateOnStart();
+        // Silos send storage failures as the driver's exception; the gateway must be able to read them to answer Unavailable.
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         services.AddSingleton<BlobStore>();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache();

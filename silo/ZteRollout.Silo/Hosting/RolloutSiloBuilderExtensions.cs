@@ -66,6 +66,10 @@ public static class RolloutSiloBuilderExtensions
         });
 
         var services = silo.Services;
+
+        // A storage failure must reach the caller as what it is (the gateway answers Unavailable), not as a
+        // serialization error: let Orleans carry the database drivers' exceptions.
+        services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         var siloOptions = services.AddOptions<RolloutSiloOptions>();
         if (configuration is not null)
         {

@@ -45,14 +45,25 @@ public sealed class ManifestSigner : IDisposable
         Directory.CreateDirectory(directory);
 
         // Write to a temp file and rename, so a crash never leaves half a key that would fail every later start.
-        var temp = privatePath + ".tmp";
+        var temp = $"{privatePath}.{Environment.ProcessId}.tmp";
         File.WriteAllText(temp, key.ExportPkcs8PrivateKeyPem());
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        File.Move(temp, privatePath, overwrite: false);
+        try
+        {
+            File.Move(temp, privatePath, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(privatePath))
+        {
+            // Another silo sharing this directory created the key first: every silo must sign with the same key.
+            File.Delete(temp);
+            key.ImportFromPem(File.ReadAllText(privatePath));
+            return key;
+        }
+
         File.WriteAllText(Path.Combine(directory, "manifest-signing.pub.pem"), key.ExportSubjectPublicKeyInfoPem());
         return key;
     }

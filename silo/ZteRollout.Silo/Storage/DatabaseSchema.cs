@@ -25,6 +25,9 @@ public enum DatabaseKind
 /// </remarks>
 public static class DatabaseSchema
 {
+    /// <summary>The schema version the embedded scripts create (each records it in <c>ZteSchemaVersion</c>).</summary>
+    public const int Version = 1;
+
     /// <summary>The ADO.NET invariant to configure on the Orleans provider options for <paramref name="kind"/>.</summary>
     public static string InvariantFor(DatabaseKind kind) => kind switch
     {

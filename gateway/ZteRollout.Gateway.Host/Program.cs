@@ -1,0 +1,34 @@
+using Orleans.Configuration;
+using ZteRollout.Gateway.Hosting;
+
+// A gateway of a cluster: `dotnet run --project gateway/ZteRollout.Gateway.Host -- --data-dir SHARED
+//   --Rollout:Database:ConnectionString="Host=...;Database=...;Username=..." [--urls http://0.0.0.0:5080]`.
+// It finds the silos through the ADO.NET gateway list in PostgreSQL; the data directory (admin key file, package
+// blobs) must be the one every gateway shares.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var config = builder.Configuration;
+var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+var connectionString = config["Rollout:Database:ConnectionString"]
+    ?? throw new InvalidOperationException("Rollout:Database:ConnectionString (PostgreSQL) is required: the gateway finds silos through it.");
+
+builder.WebHost.UseZteRolloutEndpoints(config, "http://127.0.0.1:5080");
+builder.UseOrleansClient(client =>
+{
+    client.Configure<ClusterOptions>(o =>
+    {
+        o.ClusterId = config["Rollout:Cluster:ClusterId"] ?? "zte-rollout";
+        o.ServiceId = config["Rollout:Cluster:ServiceId"] ?? "zte-rollout";
+    });
+    client.UseAdoNetClustering(o =>
+    {
+        o.Invariant = "Npgsql";
+        o.ConnectionString = connectionString;
+    });
+});
+builder.Services.AddZteRolloutGateway(config, dataDirectory);
+builder.Services.AddZteRolloutTelemetry("zte-rollout-gateway");
+
+var app = builder.Build();
+app.UseZteRolloutGateway();
+app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine($"ZteRollout gateway ready on {string.Join(", ", app.Urls)}"));
+await app.RunAsync();
