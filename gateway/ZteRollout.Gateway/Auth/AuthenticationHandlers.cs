@@ -73,7 +73,19 @@ public sealed class DeviceAuthenticationHandler(
         var cacheKey = "device-token:" + deviceId + ":" + Convert.ToHexStringLower(hash);
         if (!cache.TryGetValue(cacheKey, out _))
         {
-            if (!await grains.Device(deviceId).VerifyCredentialAsync(hash))
+            bool valid;
+            try
+            {
+                valid = await grains.Device(deviceId).VerifyCredentialAsync(hash);
+            }
+            catch (Exception e) when (Errors.ErrorMappingInterceptor.IsTransient(e))
+            {
+                // Not the caller's fault: answer Unavailable (retry), not Unauthenticated.
+                Context.Items[RolloutAuth.UnavailableItem] = "the rollout service is temporarily unavailable; retry: " + e.Message;
+                return AuthenticateResult.Fail("credential check unavailable");
+            }
+
+            if (!valid)
             {
                 return ApiKeyAuthenticationHandler.Fail(Context, "device credential is not valid");
             }

@@ -31,4 +31,7 @@ public static class RolloutAuth
 
     /// <summary>Key under which a handler leaves the reason authentication failed, for the gRPC status message.</summary>
     internal const string FailureItem = "zte:auth-failure";
+
+    /// <summary>Key under which a handler says the credential could not be checked now (the cluster is unavailable).</summary>
+    internal const string UnavailableItem = "zte:auth-unavailable";
 }

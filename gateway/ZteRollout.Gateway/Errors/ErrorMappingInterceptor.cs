@@ -100,7 +100,7 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
     }
 
     /// <summary>Errors that mean "the cluster or its storage cannot answer now", which a retry may fix.</summary>
-    private static bool IsTransient(Exception e) => e switch
+    public static bool IsTransient(Exception e) => e switch
     {
         TimeoutException => true,
         SiloUnavailableException => true,

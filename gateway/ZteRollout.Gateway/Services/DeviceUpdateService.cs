@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using ZteRollout.Device.V1;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
+using ZteRollout.Gateway.Errors;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
@@ -21,7 +22,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
         var problems = new ViolationList();
         var facts = DeviceRequests.ToFacts(request.Facts, problems);
         problems.ThrowIfAny();
-        return DeviceRequests.ToProto(await device.CheckInAsync(facts));
+        return DeviceRequests.ToProto(await RetryAsync(() => device.CheckInAsync(facts), context.CancellationToken));
     }
 
     public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
@@ -37,7 +38,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
             throw RolloutException.OutOfRange($"offset {request.Offset} is past the end of the package");
         }
 
-        var grant = await device.AuthorizeDownloadAsync(request.OfferId, (long)request.Offset);
+        var grant = await RetryAsync(() => device.AuthorizeDownloadAsync(request.OfferId, (long)request.Offset), context.CancellationToken);
         var chunkSize = Math.Clamp(options.Value.DownloadChunkBytes, 16 * 1024, 1024 * 1024);
         FileStream file;
         try
@@ -81,9 +82,31 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
         var problems = new ViolationList();
         var report = DeviceRequests.ToReport(request, problems);
         problems.ThrowIfAny();
-        var result = await device.ReportAsync(report);
+        var result = await RetryAsync(() => device.ReportAsync(report), context.CancellationToken);
         return new ReportResponse { Status = DeviceRequests.ToProto(result.Status), Duplicate = result.Duplicate };
     }
+
+    /// <summary>
+    /// Retries a device grain call that hit a dead silo, a timeout (unknown outcome) or a storage failure. Safe because
+    /// every device call is idempotent: a check-in returns the open offer, a report carries its id and is applied once.
+    /// After the last attempt the error reaches the client as Unavailable, which it retries too.
+    /// </summary>
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (attempt < GrainCallAttempts && ErrorMappingInterceptor.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), cancellationToken);
+            }
+        }
+    }
+
+    private const int GrainCallAttempts = 3;
 
     /// <summary>The caller's own device grain; a credential for one device never acts on another.</summary>
     private IDeviceGrain Self(string requestedId, ServerCallContext context)

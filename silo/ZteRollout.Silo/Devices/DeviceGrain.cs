@@ -88,8 +88,11 @@ public sealed class DeviceGrain(
     OfferRateLimiter rateLimiter,
     RolloutClock clock,
     IOptions<RolloutSiloOptions> options,
-    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IRemindable
 {
+    private const string OutboxReminder = "outbox";
+    private bool _outboxReminderSet;
+
     /// <summary>Facts that only refresh (battery, storage, last seen) are stored at most this often.</summary>
     private static readonly TimeSpan FactsStoreInterval = TimeSpan.FromMinutes(10);
     private const int ReportIdsKept = 128;
@@ -470,11 +473,58 @@ public sealed class DeviceGrain(
             S.Outbox.RemoveAll(e => batch.Contains(e));
             _outboxTimer?.Dispose();
             _outboxTimer = null;
+            if (_outboxReminderSet && S.Outbox.Count == 0)
+            {
+                await state.WriteStateAsync();
+                if (await this.GetReminder(OutboxReminder) is { } reminder)
+                {
+                    await this.UnregisterReminder(reminder);
+                }
+
+                _outboxReminderSet = false;
+            }
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Device {DeviceId}: {Count} outcome events not delivered yet; will retry", DeviceId, batch.Count);
             ScheduleOutboxRetry();
+            await EnsureOutboxReminderAsync();
+        }
+    }
+
+    /// <summary>
+    /// A durable retry for undelivered events: the timer dies with this silo, the reminder does not, so a device that
+    /// never calls again still gets its outcome counted. Set only after a failed delivery, so the normal path costs nothing.
+    /// </summary>
+    private async Task EnsureOutboxReminderAsync()
+    {
+        if (_outboxReminderSet)
+        {
+            return;
+        }
+
+        try
+        {
+            await this.RegisterOrUpdateReminder(OutboxReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _outboxReminderSet = true;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Device {DeviceId}: could not set the outbox reminder; the timer still retries", DeviceId);
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        _outboxReminderSet = true;
+        if (S.Outbox.Count > 0)
+        {
+            await DeliverOutboxAsync();
+        }
+        else if (await this.GetReminder(OutboxReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+            _outboxReminderSet = false;
         }
     }
 

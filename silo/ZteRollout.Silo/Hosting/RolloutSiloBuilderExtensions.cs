@@ -76,6 +76,7 @@ public static class RolloutSiloBuilderExtensions
             siloOptions.Bind(configuration.GetSection(RolloutSiloOptions.Section));
         }
 
+        silo.AddIncomingGrainCallFilter<StorageFailureFilter>();
         services.TryAddSingleton(RolloutClock.System);
         services.AddSingleton<ManifestSigner>();
         services.AddSingleton<SnapshotCache>();

@@ -4,6 +4,7 @@ using ZteRollout.Admin.V1;
 using ZteRollout.DeviceAgent;
 using ZteRollout.Device.V1;
 using ZteRollout.Shared.Grains;
+using ZteRollout.Silo.Hosting;
 using ZteRollout.Tests.Infrastructure;
 
 namespace ZteRollout.Tests.Campaigns;
@@ -16,7 +17,14 @@ public sealed class ClusterRestartTests
         .First(id => ZteRollout.Shared.Campaigns.Bucketing.BucketOf("rs-a", id) < 1000);
 
     [Fact]
-    public async Task Cluster_RestartedMidCampaign_ContinuesStageCountsTimersHaltsAndAudit()
+    public Task Cluster_RestartedMidCampaign_ContinuesStageCountsTimersHaltsAndAudit() =>
+        RunAsync(database: null, data => Task.FromResult(SqliteReminderRows(data, "campaign/rs-a")));
+
+    /// <summary>
+    /// The restart scenario on any storage: a staged campaign in its second stage with a silent device's offer open,
+    /// and a halted campaign; every silo and the gateway stop; a new cluster on the same storage continues them.
+    /// </summary>
+    internal static async Task RunAsync(RolloutDatabase? database, Func<string, Task<long>> tickReminderRows)
     {
         var data = TestPaths.NewTempDirectory("cluster-restart");
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 4, 6, 0, 0, TimeSpan.Zero));
@@ -36,7 +44,7 @@ public sealed class ClusterRestartTests
         var hangingOffer = string.Empty;
         try
         {
-            await using (var system = await RolloutCluster.StartAsync(data, clock))
+            await using (var system = await RolloutCluster.StartAsync(data, clock, database: database))
             {
                 var package = await Scenario.UploadAsync(system, Scenario.Full("RS", "S2.0"), Scenario.RandomBytes(1024, seed: 21));
                 stages.Targets[0].PackageId = package.PackageId;
@@ -58,9 +66,9 @@ public sealed class ClusterRestartTests
                 before = await system.Admin.GetCampaignAsync(new CampaignRequest { CampaignId = "rs-a" }, system.AdminHeaders);
             }
 
-            Assert.Equal(1, ReminderRows(data, "campaign/rs-a"));
+            Assert.Equal(1, await tickReminderRows(data));
 
-            await using (var again = await RolloutCluster.StartAsync(data, clock))
+            await using (var again = await RolloutCluster.StartAsync(data, clock, database: database))
             {
                 var after = await again.Admin.GetCampaignAsync(new CampaignRequest { CampaignId = "rs-a" }, again.AdminHeaders);
                 var halted = await again.Admin.GetCampaignAsync(new CampaignRequest { CampaignId = "rs-h" }, again.AdminHeaders);
@@ -88,7 +96,7 @@ public sealed class ClusterRestartTests
     }
 
     /// <summary>Rows of a grain's reminders in the SQLite file (the durable timer itself, not a cache of it).</summary>
-    private static long ReminderRows(string data, string grainKeyPart)
+    private static long SqliteReminderRows(string data, string grainKeyPart)
     {
         using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "cluster.db")}");
         connection.Open();

@@ -58,13 +58,18 @@ public sealed class Fleet
     }
 
     /// <summary>Every device checks in once and, when offered, runs the whole update; returns each device's outcome.</summary>
-    public async Task<Dictionary<string, AgentRunResult>> RoundAsync(int concurrency = 24)
+    /// <param name="concurrency">Devices running at once.</param>
+    /// <param name="channel">The channel the agents use (default: the first gateway).</param>
+    /// <param name="onProgress">Called with the number of devices done so far, after each one (to inject a fault mid-round).</param>
+    public async Task<Dictionary<string, AgentRunResult>> RoundAsync(int concurrency = 24, Grpc.Net.Client.GrpcChannel? channel = null, Action<int>? onProgress = null)
     {
         var results = new System.Collections.Concurrent.ConcurrentDictionary<string, AgentRunResult>();
+        var done = 0;
         await Parallel.ForEachAsync(_devices, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (d, ct) =>
         {
-            var agent = new Agent(_system.Channel, d.Key, _tokens[d.Key], _publicKey, d.Value, _behaviors[d.Key]);
+            var agent = new Agent(channel ?? _system.Channel, d.Key, _tokens[d.Key], _publicKey, d.Value, _behaviors[d.Key]);
             results[d.Key] = await agent.RunOnceAsync(ct);
+            onProgress?.Invoke(Interlocked.Increment(ref done));
         });
         return new Dictionary<string, AgentRunResult>(results);
     }

@@ -24,20 +24,24 @@ namespace ZteRollout.Tests.Infrastructure;
 /// </summary>
 public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
 {
-    private readonly WebApplication _gateway;
+    private readonly List<WebApplication> _gateways;
 
-    private RolloutCluster(InProcessTestCluster cluster, WebApplication gateway, string dataDirectory, string address)
+    private RolloutCluster(InProcessTestCluster cluster, List<WebApplication> gateways, string dataDirectory, List<string> addresses)
     {
         Cluster = cluster;
-        _gateway = gateway;
+        _gateways = gateways;
         DataDirectory = dataDirectory;
-        Channel = GrpcChannel.ForAddress(address);
+        GatewayAddresses = addresses;
+        Channel = GrpcChannel.ForAddress(addresses[0]);
         AdminKey = File.ReadAllText(Path.Combine(dataDirectory, ApiKeyStore.BootstrapFileName)).Trim();
         Admin = new RolloutAdmin.RolloutAdminClient(Channel);
         Devices = new DeviceUpdate.DeviceUpdateClient(Channel);
     }
 
     public InProcessTestCluster Cluster { get; }
+
+    /// <summary>The gateways' addresses; <see cref="Channel"/> goes to the first.</summary>
+    public IReadOnlyList<string> GatewayAddresses { get; }
 
     public IGrainFactory Grains => Cluster.Client;
 
@@ -53,9 +57,12 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
 
     public DeviceUpdate.DeviceUpdateClient Devices { get; }
 
-    public static async Task<RolloutCluster> StartAsync(string dataDirectory, FakeTimeProvider clock, int silos = 2)
+    /// <param name="database">Where state and reminders go; a SQLite file in the data directory when null.</param>
+    /// <param name="gateways">How many gateway processes (web hosts) front the cluster, each an Orleans client.</param>
+    public static async Task<RolloutCluster> StartAsync(
+        string dataDirectory, FakeTimeProvider clock, int silos = 2, RolloutDatabase? database = null, int gateways = 1)
     {
-        var database = RolloutDatabase.SqliteFile(Path.Combine(dataDirectory, "cluster.db"));
+        database ??= RolloutDatabase.SqliteFile(Path.Combine(dataDirectory, "cluster.db"));
         await database.PrepareAsync(CancellationToken.None);
         var builder = new InProcessTestClusterBuilder((short)silos);
 
@@ -72,23 +79,48 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
         await cluster.DeployAsync();
 
         ApiKeyStore.EnsureBootstrapKey(dataDirectory);
-        var web = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
-        web.Logging.SetMinimumLevel(LogLevel.Warning);
-        web.WebHost.UseZteRolloutEndpoints(web.Configuration, "http://127.0.0.1:0");
-        web.Services.AddSingleton<IGrainFactory>(cluster.Client);
-        web.Services.AddZteRolloutGateway(web.Configuration, dataDirectory);
-        var gateway = web.Build();
-        gateway.UseZteRolloutGateway();
-        await gateway.StartAsync();
-        var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new RolloutCluster(cluster, gateway, dataDirectory, address);
+        var hosts = new List<WebApplication>();
+        var addresses = new List<string>();
+        for (var i = 0; i < gateways; i++)
+        {
+            var web = WebApplication.CreateBuilder(["--urls", "http://127.0.0.1:0"]);
+            web.Logging.SetMinimumLevel(LogLevel.Warning);
+            web.WebHost.UseZteRolloutEndpoints(web.Configuration, "http://127.0.0.1:0");
+            web.Services.AddSingleton<IGrainFactory>(cluster.Client);
+            web.Services.AddZteRolloutGateway(web.Configuration, dataDirectory);
+            var gateway = web.Build();
+            gateway.UseZteRolloutGateway();
+            await gateway.StartAsync();
+            hosts.Add(gateway);
+            addresses.Add(gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        }
+
+        return new RolloutCluster(cluster, hosts, dataDirectory, addresses);
+    }
+
+    /// <summary>Stops one gateway abruptly (its open calls fail), as when its process dies.</summary>
+    public async Task KillGatewayAsync(int index)
+    {
+        using var now = new CancellationTokenSource(TimeSpan.Zero);
+        try
+        {
+            await _gateways[index].StopAsync(now.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // An expired token means "do not drain": exactly the abrupt stop wanted here.
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
-        await _gateway.StopAsync();
-        await _gateway.DisposeAsync();
+        foreach (var gateway in _gateways)
+        {
+            await gateway.StopAsync();
+            await gateway.DisposeAsync();
+        }
+
         await Cluster.StopAllSilosAsync();
         await Cluster.DisposeAsync();
     }
