@@ -53,12 +53,30 @@ public static class EmbeddedNode
             }
             else
             {
-                silo.Configure<ClusterOptions>(o =>
+                if (config.GetValue("Rollout:Cluster:Kubernetes", false))
                 {
-                    o.ClusterId = config["Rollout:Cluster:ClusterId"] ?? "zte-rollout";
-                    o.ServiceId = config["Rollout:Cluster:ServiceId"] ?? "zte-rollout";
-                });
-                silo.ConfigureEndpoints(IPAddress.Parse(config["Rollout:Cluster:AdvertisedAddress"] ?? "127.0.0.1"), siloPort, gatewayPort);
+                    // Cluster id, service id and the pod's address come from the pod (see deploy/kubernetes).
+                    silo.UseKubernetesHosting();
+                }
+                else
+                {
+                    silo.Configure<ClusterOptions>(o =>
+                    {
+                        o.ClusterId = config["Rollout:Cluster:ClusterId"] ?? "zte-rollout";
+                        o.ServiceId = config["Rollout:Cluster:ServiceId"] ?? "zte-rollout";
+                    });
+                    var advertised = config["Rollout:Cluster:AdvertisedAddress"] ?? "127.0.0.1";
+                    if (advertised == "auto")
+                    {
+                        // In a container: advertise this host's address and listen on every interface.
+                        silo.ConfigureEndpoints(siloPort, gatewayPort, listenOnAnyHostAddress: true);
+                    }
+                    else
+                    {
+                        silo.ConfigureEndpoints(IPAddress.Parse(advertised), siloPort, gatewayPort);
+                    }
+                }
+
                 silo.UseAdoNetClustering(o =>
                 {
                     o.Invariant = DatabaseSchema.InvariantFor(DatabaseKind.PostgreSql);
