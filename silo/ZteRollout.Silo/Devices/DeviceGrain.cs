@@ -154,6 +154,7 @@ public sealed class DeviceGrain(
         }
 
         var snapshot = await snapshots.GetAsync();
+        var sequenceBefore = S.OutcomeSequence;
         if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
         {
             if (now > open.Deadline)
@@ -198,7 +199,7 @@ public sealed class DeviceGrain(
 
             case OfferDecision.Offer:
                 // Over the campaign's offer rate: ask again soon rather than at the normal interval.
-                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
+                await StoreAndDeliverIfAsync(dirty || S.OutcomeSequence != sequenceBefore);
                 return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, Math.Min(CheckInInterval, RateLimitedRetrySeconds));
 
             case OfferDecision.Defer defer:
@@ -207,11 +208,11 @@ public sealed class DeviceGrain(
                     Enqueue(defer.Campaign.CampaignId, DeviceOutcome.Deferred, null, defer.Stage);
                 }
 
-                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
+                await StoreAndDeliverIfAsync(dirty || S.OutcomeSequence != sequenceBefore);
                 return new CheckInResult(CheckInOutcome.Deferred, null, defer.Reason, defer.Detail, CheckInInterval);
 
             default:
-                await StoreAndDeliverIfAsync(dirty || S.Outbox.Count > 0);
+                await StoreAndDeliverIfAsync(dirty || S.OutcomeSequence != sequenceBefore);
                 return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, CheckInInterval);
         }
     }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
-using ZteRollout.Shared.Packages;
 
 namespace ZteRollout.Silo.Packages;
 
@@ -67,7 +66,4 @@ public sealed class ManifestSigner : IDisposable
         File.WriteAllText(Path.Combine(directory, "manifest-signing.pub.pem"), key.ExportSubjectPublicKeyInfoPem());
         return key;
     }
-
-    /// <summary>True when the signature verifies with this signer's public key.</summary>
-    public bool Verify(byte[] manifest, byte[] signature) => ManifestSignature.Verify(manifest, signature, PublicKeyPem);
 }

@@ -87,19 +87,8 @@ public sealed class PackageUploadTests(NodeFixture fixture)
     [Fact]
     public async Task Upload_OneMessageOverTheMessageLimit_IsResourceExhausted()
     {
-        using var call = Node.Admin.UploadPackage(Node.AdminHeaders);
-        await call.RequestStream.WriteAsync(new UploadPackageRequest { Metadata = Scenario.Full("UP-G", "UPG1.0") });
-        try
-        {
-            await call.RequestStream.WriteAsync(new UploadPackageRequest { Chunk = Google.Protobuf.ByteString.CopyFrom(Scenario.RandomBytes(9 * 1024 * 1024, seed: 8)) });
-            await call.RequestStream.CompleteAsync();
-        }
-        catch (RpcException)
-        {
-            // The server ended the call while the client was still sending; its status is on the response.
-        }
-
-        var e = await RpcAssert.FailsAsync(StatusCode.ResourceExhausted, () => call.ResponseAsync);
+        var e = await RpcAssert.FailsAsync(StatusCode.ResourceExhausted,
+            () => Scenario.UploadAsync(Node, Scenario.Full("UP-G", "UPG1.0"), Scenario.RandomBytes(9 * 1024 * 1024, seed: 8), chunk: 9 * 1024 * 1024));
 
         Assert.Contains("message", e.Status.Detail, StringComparison.OrdinalIgnoreCase);
         var list = await Node.Admin.ListPackagesAsync(new ListPackagesRequest { Model = "UP-G" }, Node.AdminHeaders);

@@ -49,13 +49,21 @@ public static class Scenario
     public static async Task<Package> UploadAsync(IRolloutEndpoint node, PackageMetadata metadata, byte[] bytes, int chunk = 64 * 1024, Metadata? headers = null)
     {
         using var call = node.Admin.UploadPackage(headers ?? node.AdminHeaders);
-        await call.RequestStream.WriteAsync(new UploadPackageRequest { Metadata = metadata });
-        for (var offset = 0; offset < bytes.Length; offset += chunk)
+        try
         {
-            await call.RequestStream.WriteAsync(new UploadPackageRequest { Chunk = ByteString.CopyFrom(bytes, offset, Math.Min(chunk, bytes.Length - offset)) });
+            await call.RequestStream.WriteAsync(new UploadPackageRequest { Metadata = metadata });
+            for (var offset = 0; offset < bytes.Length; offset += chunk)
+            {
+                await call.RequestStream.WriteAsync(new UploadPackageRequest { Chunk = ByteString.CopyFrom(bytes, offset, Math.Min(chunk, bytes.Length - offset)) });
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (RpcException)
+        {
+            // The server answered (refused) while the client was still sending; the answer is on the response.
         }
 
-        await call.RequestStream.CompleteAsync();
         return await call;
     }
 
