@@ -63,14 +63,13 @@ public sealed class CampaignDirectoryGrain(
 
         if (changed)
         {
+            // Push first, store second: a halt must reach every silo as fast as possible. If the write then fails,
+            // the campaign (already stored) records it again on its next change or retry.
             s.SnapshotVersion++;
+            await PublishAsync();
         }
 
         await state.WriteStateAsync();
-        if (changed)
-        {
-            await PublishAsync();
-        }
     }
 
     public async Task PackageAddedAsync(PackageRecord package)

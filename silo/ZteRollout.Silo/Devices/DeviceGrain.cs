@@ -195,6 +195,15 @@ public sealed class DeviceGrain(
                     : new CampaignAttempts(1, null, null);
                 Enqueue(offer.Campaign.CampaignId, DeviceOutcome.Offered, null, offer.Stage);
                 await StoreAndDeliverAsync();
+                if (!StillExposed(offer.Campaign.CampaignId))
+                {
+                    // The campaign was halted, paused or frozen while this offer was being stored: withdraw it
+                    // rather than hand out an offer decided on a snapshot that is no longer true.
+                    Close(OfferStatus.Canceled, null, clock.UtcNow);
+                    await StoreAndDeliverAsync();
+                    return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, CheckInInterval);
+                }
+
                 return new CheckInResult(CheckInOutcome.Offer, record, null, null, CheckInInterval);
 
             case OfferDecision.Offer:
@@ -353,6 +362,11 @@ public sealed class DeviceGrain(
             throw RolloutException.NotFound($"device '{DeviceId}' is not registered");
         }
     }
+
+    /// <summary>Whether the silo's newest snapshot still lets the campaign make offers to this device.</summary>
+    private bool StillExposed(string campaignId) =>
+        snapshots.Current is { } now && !now.Frozen && now.Campaigns.FirstOrDefault(c => c.CampaignId == campaignId) is { } campaign
+        && Bucketing.IsExposed(Bucketing.BucketOf(campaign.Salt, DeviceId), campaign.ExposurePercent);
 
     /// <summary>
     /// Whether the campaign may offer the device its update now: never after a success; after a failure only while

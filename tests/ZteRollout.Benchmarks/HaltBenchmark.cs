@@ -1,0 +1,305 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Grpc.Core;
+using Grpc.Net.Client;
+using ZteRollout.Admin.V1;
+using ZteRollout.Device.V1;
+
+namespace ZteRollout.Benchmarks;
+
+internal sealed record HaltOptions(int Devices, int Concurrency, int Connections, int Trials);
+
+/// <summary>
+/// How fast an automatic halt stops new offers under full check-in load (DESIGN.md invariant 7). Each trial starts a
+/// fresh node with fresh devices, runs a one-stage 100 % campaign with a threshold policy, reports successes, then a
+/// failure spike, and times every new offer made after the report that crossed the threshold was acknowledged.
+/// </summary>
+internal static class HaltBenchmark
+{
+    private const string Model = "BENCH-HALT";
+    private const string RunningVersion = "B1.0";
+    private const string TargetVersion = "B2.0";
+    private const string CampaignId = "bench-halt";
+    private const double MaxFailureRate = 0.05;
+    private const int MinCompleted = 50;
+    private const int SuccessesBeforeSpike = 200;
+    private const int SuccessReporters = 8;
+    private const int RegisterBatchesInFlight = 4;
+    private static readonly TimeSpan LoadAfterBreach = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan TrialLimit = TimeSpan.FromMinutes(10);
+
+    public static async Task<int> RunAsync(HaltOptions o, TextWriter output)
+    {
+        BoxInfo.Print(output);
+        output.WriteLine($"scenario=halt devices={o.Devices} concurrency={o.Concurrency} connections={o.Connections} trials={o.Trials} " +
+            $"policy=threshold(max_failure_rate={MaxFailureRate}, min_completed={MinCompleted}) retry_max_attempts=1");
+
+        var trials = new List<TrialResult>();
+        for (var trial = 1; trial <= o.Trials; trial++)
+        {
+            var result = await RunTrialAsync(trial, o);
+            trials.Add(result);
+            output.WriteLine(result.Describe());
+        }
+
+        var latencies = trials.Select(t => t.HaltLatencyMs).Order().ToArray();
+        output.WriteLine($"halt_latency_p99_ms={LoadRunner.Percentile(latencies, 0.99):F0}");
+        output.WriteLine($"overexposed_devices={trials.Max(t => t.Overexposed)}");
+        output.WriteLine($"halted_trials={trials.Count(t => t.State == CampaignState.Halted)}/{trials.Count}");
+        return trials.All(t => t.State == CampaignState.Halted && t.CountsMatch && !t.ExhaustedBeforeEnd) ? 0 : 1;
+    }
+
+    private static async Task<TrialResult> RunTrialAsync(int trial, HaltOptions o)
+    {
+        using var limit = new CancellationTokenSource(TrialLimit);
+        await using var node = await OrchestratorNode.StartAsync();
+        var devices = await node.RegisterDevicesAsync($"h{trial}", o.Devices, RegisterBatchesInFlight, Model, RunningVersion);
+        var package = await node.UploadFullPackageAsync(Model, TargetVersion, size: 4096);
+        await node.CreateAndStartCampaignAsync(CampaignId, Plan(package.PackageId));
+
+        var loadChannels = LoadRunner.OpenChannels(node.Address, o.Connections);
+        using var reportChannel = GrpcChannel.ForAddress(node.Address);
+        try
+        {
+            var reports = new DeviceUpdate.DeviceUpdateClient(reportChannel);
+            var load = new CheckInLoad(devices, [.. loadChannels.Select(c => new DeviceUpdate.DeviceUpdateClient(c))], o.Concurrency);
+
+            var successes = await ReportSuccessesAsync(reports, load.Offered, limit.Token);
+            var (failures, ackAt, ackUtc) = await ReportFailuresUntilBreachAsync(reports, load.Offered, successes, limit.Token);
+            var remaining = LoadAfterBreach - Stopwatch.GetElapsedTime(ackAt);
+            if (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining, limit.Token);
+            }
+
+            await load.StopAsync();
+            var campaign = await node.GetCampaignAsync(CampaignId);
+            var haltedAt = campaign.Halt?.At?.ToDateTimeOffset();
+            var afterAck = load.NewOffers.Where(n => n.At > ackAt).ToArray();
+
+            // Where the late offers come from: decided before the campaign decided to halt (in flight, waiting on their own
+            // write) or after it (the silo's snapshot had not caught up yet). The device's offer record says when it was decided.
+            var decidedBeforeHalt = 0;
+            var decidedAfterHaltMs = 0.0;
+            foreach (var late in afterAck)
+            {
+                var view = await node.GetDeviceAsync(late.Device.Id);
+                var record = view.CurrentOffer?.OfferId == late.OfferId ? view.CurrentOffer : view.History.FirstOrDefault(h => h.OfferId == late.OfferId);
+                if (record?.OfferedAt?.ToDateTimeOffset() is { } offeredAt && haltedAt is { } halted)
+                {
+                    decidedBeforeHalt += offeredAt <= halted ? 1 : 0;
+                    decidedAfterHaltMs = Math.Max(decidedAfterHaltMs, (offeredAt - halted).TotalMilliseconds);
+                }
+            }
+
+            return new TrialResult(
+                trial,
+                load.CallsPerSecond,
+                load.Errors,
+                load.NewOffers.Count(n => n.At <= ackAt),
+                successes,
+                failures,
+                haltedAt is { } at ? (at - ackUtc).TotalMilliseconds : null,
+                afterAck.Length,
+                decidedBeforeHalt,
+                decidedAfterHaltMs,
+                afterAck.Select(n => LoadRunner.TicksToMs(n.At - ackAt)).DefaultIfEmpty(0).Max(),
+                campaign.State,
+                campaign.Halt?.By ?? string.Empty,
+                campaign.Counts.Succeeded == (ulong)successes && campaign.Counts.Failed == (ulong)failures,
+                load.ExhaustedAt is { } exhausted && exhausted < ackAt + (long)(LoadAfterBreach.TotalSeconds * Stopwatch.Frequency));
+        }
+        finally
+        {
+            foreach (var channel in loadChannels)
+            {
+                channel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Reports INSTALLED then SUCCEEDED for offered devices, several at once, until enough succeeded; returns how many did.</summary>
+    private static async Task<int> ReportSuccessesAsync(DeviceUpdate.DeviceUpdateClient reports, ChannelReader<OfferedDevice> offered, CancellationToken ct)
+    {
+        var successes = 0;
+        var reporters = Enumerable.Range(0, SuccessReporters).Select(async _ =>
+        {
+            while (Volatile.Read(ref successes) < SuccessesBeforeSpike)
+            {
+                var device = await offered.ReadAsync(ct);
+                await ReportAsync(reports, device, InstallStep.Installed, ct);
+                await ReportAsync(reports, device, InstallStep.Succeeded, ct);
+                Interlocked.Increment(ref successes);
+            }
+        });
+        await Task.WhenAll(reporters);
+        return successes;
+    }
+
+    /// <summary>
+    /// Reports FAILED for offered devices one after another until the acknowledged outcomes cross the threshold
+    /// (the server counts each device once, as this does); returns the failures and when that report was acknowledged.
+    /// </summary>
+    private static async Task<(int Failures, long AckAt, DateTimeOffset AckUtc)> ReportFailuresUntilBreachAsync(
+        DeviceUpdate.DeviceUpdateClient reports, ChannelReader<OfferedDevice> offered, int successes, CancellationToken ct)
+    {
+        var failures = 0;
+        while (true)
+        {
+            var device = await offered.ReadAsync(ct);
+            await ReportAsync(reports, device, InstallStep.Failed, ct, errorCode: "E_SPIKE");
+            var ackAt = Stopwatch.GetTimestamp();
+            var ackUtc = DateTimeOffset.UtcNow;
+            failures++;
+            var completed = successes + failures;
+            if (completed >= MinCompleted && (double)failures / completed > MaxFailureRate)
+            {
+                return (failures, ackAt, ackUtc);
+            }
+        }
+    }
+
+    private static Task<ReportResponse> ReportAsync(
+        DeviceUpdate.DeviceUpdateClient reports, OfferedDevice device, InstallStep step, CancellationToken ct, string errorCode = "") =>
+        reports.ReportAsync(new ReportRequest
+        {
+            DeviceId = device.Device.Id,
+            OfferId = device.OfferId,
+            ReportId = Guid.NewGuid().ToString("N"),
+            Step = step,
+            ErrorCode = errorCode,
+            RunningVersion = step == InstallStep.Succeeded ? TargetVersion : string.Empty,
+            ActiveSlot = step == InstallStep.Succeeded ? Slot.B : Slot.Unspecified,
+        }, new CallOptions(device.Device.Headers, DateTime.UtcNow.AddMinutes(1), ct)).ResponseAsync;
+
+    private static CampaignPlan Plan(string packageId) => new()
+    {
+        Name = "halt benchmark",
+        Targets = { new CampaignTarget { Model = Model, PackageId = packageId } },
+        Eligibility = new Eligibility { Models = { Model } },
+        InProgressTimeoutSeconds = 86400,
+        Stages = { new Stage { Percent = 100 } },
+        Retry = new RetryPolicy { MaxAttempts = 1 },
+        Halt = new HaltPolicy { Threshold = new ThresholdPolicy { MaxFailureRate = MaxFailureRate, MinCompleted = MinCompleted } },
+    };
+
+    private sealed record OfferedDevice(BenchDevice Device, string OfferId);
+
+    /// <summary>A check-in that returned an offer id not seen before, and when it came back (a Stopwatch timestamp).</summary>
+    private sealed record NewOffer(long At, BenchDevice Device, string OfferId);
+
+    private sealed record TrialResult(
+        int Trial,
+        double CheckInRps,
+        long CheckInErrors,
+        int OffersBeforeAck,
+        int Successes,
+        int Failures,
+        double? ServerHaltAfterAckMs,
+        int Overexposed,
+        int OverexposedDecidedBeforeHalt,
+        double LastDecidedAfterHaltMs,
+        double HaltLatencyMs,
+        CampaignState State,
+        string HaltedBy,
+        bool CountsMatch,
+        bool ExhaustedBeforeEnd)
+    {
+        public string Describe() =>
+            $"trial {Trial}: checkin_rps={CheckInRps:F0} checkin_errors={CheckInErrors} offers_before_ack={OffersBeforeAck} successes={Successes} failures={Failures} " +
+            $"(breach at {(double)Failures / (Successes + Failures):P2} of {Successes + Failures}) " +
+            $"server_halt_at_minus_ack_ms={(ServerHaltAfterAckMs is { } ms ? ms.ToString("F0") : "none")} " +
+            $"new_offers_after_ack={Overexposed} (decided_before_halt={OverexposedDecidedBeforeHalt}, last_decided_after_halt_ms={LastDecidedAfterHaltMs:F0}) halt_latency_ms={HaltLatencyMs:F0} state={State} by={HaltedBy} " +
+            $"server_counts_match={CountsMatch}" + (ExhaustedBeforeEnd ? " WARNING: ran out of unoffered devices before the end" : string.Empty);
+    }
+
+    /// <summary>
+    /// C callers checking in devices that hold no offer yet, back to back. A device that gets a new offer leaves the
+    /// pool and goes to the reporter; one that gets none goes back to the pool, so the load never stops.
+    /// </summary>
+    private sealed class CheckInLoad
+    {
+        private readonly BenchDevice[] _devices;
+        private readonly DeviceUpdate.DeviceUpdateClient[] _clients;
+        private readonly ConcurrentQueue<int> _notOffered;
+        private readonly ConcurrentDictionary<string, byte> _seenOffers = new(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<NewOffer> _newOffers = new();
+        private readonly Channel<OfferedDevice> _offered = Channel.CreateUnbounded<OfferedDevice>();
+        private readonly CancellationTokenSource _stopping = new();
+        private readonly Task[] _callers;
+        private readonly long _startedAt = Stopwatch.GetTimestamp();
+        private long _calls;
+        private long _errors;
+        private long _exhaustedAt;
+        private TimeSpan _elapsed;
+
+        public CheckInLoad(BenchDevice[] devices, DeviceUpdate.DeviceUpdateClient[] clients, int concurrency)
+        {
+            _devices = devices;
+            _clients = clients;
+            _notOffered = new ConcurrentQueue<int>(Enumerable.Range(0, devices.Length));
+            _callers = [.. Enumerable.Range(0, concurrency).Select(caller => Task.Run(() => RunCallerAsync(caller)))];
+        }
+
+        public ChannelReader<OfferedDevice> Offered => _offered.Reader;
+
+        /// <summary>Every check-in that returned a not-yet-seen offer id, with when it came back.</summary>
+        public IEnumerable<NewOffer> NewOffers => _newOffers;
+
+        public long Errors => Interlocked.Read(ref _errors);
+
+        /// <summary>When a caller first found no device left to check in, if ever.</summary>
+        public long? ExhaustedAt => Interlocked.Read(ref _exhaustedAt) is var at and > 0 ? at : null;
+
+        public double CallsPerSecond => Interlocked.Read(ref _calls) / _elapsed.TotalSeconds;
+
+        /// <summary>Stops issuing check-ins and waits for those in flight (their offers still count).</summary>
+        public async Task StopAsync()
+        {
+            await _stopping.CancelAsync();
+            await Task.WhenAll(_callers);
+            _elapsed = Stopwatch.GetElapsedTime(_startedAt);
+            _stopping.Dispose();
+        }
+
+        private async Task RunCallerAsync(int caller)
+        {
+            var client = _clients[caller % _clients.Length];
+            while (!_stopping.IsCancellationRequested)
+            {
+                if (!_notOffered.TryDequeue(out var index))
+                {
+                    Interlocked.CompareExchange(ref _exhaustedAt, Stopwatch.GetTimestamp(), 0);
+                    await Task.Delay(1);
+                    continue;
+                }
+
+                var device = _devices[index];
+                CheckInResponse response;
+                try
+                {
+                    response = await client.CheckInAsync(device.CheckIn, device.Headers);
+                }
+                catch (RpcException)
+                {
+                    Interlocked.Increment(ref _errors);
+                    _notOffered.Enqueue(index);
+                    continue;
+                }
+
+                var at = Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref _calls);
+                if (response.DecisionCase == CheckInResponse.DecisionOneofCase.Offer && _seenOffers.TryAdd(response.Offer.OfferId, 0))
+                {
+                    _newOffers.Enqueue(new NewOffer(at, device, response.Offer.OfferId));
+                    _offered.Writer.TryWrite(new OfferedDevice(device, response.Offer.OfferId));
+                }
+                else
+                {
+                    _notOffered.Enqueue(index);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using ZteRollout.Admin.V1;
+using ZteRollout.Device.V1;
+using ZteRollout.Silo.Host;
+
+namespace ZteRollout.Benchmarks;
+
+/// <summary>A registered device of a benchmark: its id, the headers carrying its own token, and its check-in.</summary>
+internal sealed record BenchDevice(string Id, Metadata Headers, CheckInRequest CheckIn);
+
+/// <summary>
+/// The whole embedded orchestrator (Orleans silo + gRPC gateway + SQLite) started in this process on a temp data
+/// directory and free loopback ports, with the admin steps a benchmark needs before it measures.
+/// </summary>
+internal sealed class OrchestratorNode : IAsyncDisposable
+{
+    /// <summary>The server's per-call limit of RegisterDevices.</summary>
+    private const int RegisterBatch = 1000;
+    private const int UploadChunk = 64 * 1024;
+
+    private readonly WebApplication _app;
+    private readonly GrpcChannel _adminChannel;
+    private readonly Metadata _adminHeaders;
+
+    private OrchestratorNode(WebApplication app, string dataDirectory, string address)
+    {
+        _app = app;
+        DataDirectory = dataDirectory;
+        Address = address;
+        _adminChannel = GrpcChannel.ForAddress(address);
+        Admin = new RolloutAdmin.RolloutAdminClient(_adminChannel);
+        _adminHeaders = Bearer(File.ReadAllText(Path.Combine(dataDirectory, "admin-api-key")).Trim());
+    }
+
+    public string DataDirectory { get; }
+
+    public string Address { get; }
+
+    public RolloutAdmin.RolloutAdminClient Admin { get; }
+
+    public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
+
+    public static async Task<OrchestratorNode> StartAsync()
+    {
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "zte-benchmarks", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dataDirectory);
+        string[] args =
+        [
+            "--data-dir", dataDirectory,
+            "--urls", "http://127.0.0.1:0",
+            $"--Rollout:Silo:SiloPort={FreePort()}",
+            $"--Rollout:Silo:GatewayPort={FreePort()}",
+            "--Logging:LogLevel:Default=Warning",
+
+            // SQLite calls block scheduler turns past a second during bulk setup; those warnings would bury the figures.
+            "--Logging:LogLevel:Orleans.Runtime.Scheduler=Error",
+        ];
+        var app = await EmbeddedNode.BuildAsync(args, console: TextWriter.Null);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new OrchestratorNode(app, dataDirectory, address);
+    }
+
+    /// <summary>
+    /// Registers <paramref name="count"/> devices named <c>{prefix}-{n}</c>, in batches of 1000 with several batches
+    /// in flight, and returns them with their tokens and a prebuilt check-in (model, version).
+    /// </summary>
+    public async Task<BenchDevice[]> RegisterDevicesAsync(string prefix, int count, int batchesInFlight, string model, string version)
+    {
+        var devices = new BenchDevice[count];
+        var batches = Enumerable.Range(0, count).Chunk(RegisterBatch);
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = batchesInFlight }, async (batch, ct) =>
+        {
+            var request = new RegisterDevicesRequest();
+            request.Devices.Add(batch.Select(i => new DeviceRegistration { DeviceId = DeviceId(prefix, i) }));
+            var response = await Admin.RegisterDevicesAsync(request, AdminOptions(ct));
+            for (var k = 0; k < batch.Length; k++)
+            {
+                var credential = response.Credentials[k];
+                var id = DeviceId(prefix, batch[k]);
+                if (credential.DeviceId != id)
+                {
+                    throw new InvalidOperationException($"RegisterDevices answered '{credential.DeviceId}' where '{id}' was asked.");
+                }
+
+                devices[batch[k]] = new BenchDevice(id, Bearer(credential.Token), new CheckInRequest { DeviceId = id, Facts = Facts(model, version) });
+            }
+        });
+        return devices;
+    }
+
+    /// <summary>Uploads random bytes as a FULL package for one model.</summary>
+    public async Task<Package> UploadFullPackageAsync(string model, string version, int size)
+    {
+        var bytes = RandomNumberGenerator.GetBytes(size);
+        using var call = Admin.UploadPackage(AdminOptions());
+        await call.RequestStream.WriteAsync(new UploadPackageRequest
+        {
+            Metadata = new PackageMetadata { Version = version, TargetModels = { model }, Kind = PackageKind.Full, ReleaseNotes = "benchmark build" },
+        });
+        for (var offset = 0; offset < bytes.Length; offset += UploadChunk)
+        {
+            await call.RequestStream.WriteAsync(new UploadPackageRequest { Chunk = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunk, bytes.Length - offset)) });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        return await call.ResponseAsync;
+    }
+
+    public async Task<Campaign> CreateAndStartCampaignAsync(string campaignId, CampaignPlan plan)
+    {
+        await Admin.CreateCampaignAsync(new CreateCampaignRequest { CampaignId = campaignId, Plan = plan }, AdminOptions());
+        return await Admin.StartCampaignAsync(new CampaignRequest { CampaignId = campaignId, Reason = "benchmark" }, AdminOptions());
+    }
+
+    public async Task<Campaign> GetCampaignAsync(string campaignId) =>
+        await Admin.GetCampaignAsync(new CampaignRequest { CampaignId = campaignId }, AdminOptions());
+
+    public async Task<ZteRollout.Admin.V1.Device> GetDeviceAsync(string deviceId) =>
+        await Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = deviceId }, AdminOptions());
+
+    public async ValueTask DisposeAsync()
+    {
+        _adminChannel.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by the stopping node; the temp folder is the OS's to clean.
+        }
+    }
+
+    private static string DeviceId(string prefix, int index) => $"{prefix}-{index:D6}";
+
+    private static DeviceFacts Facts(string model, string version) => new()
+    {
+        Model = model,
+        HardwareRevision = "R1",
+        Region = "EU",
+        Carrier = "bench-carrier",
+        CurrentVersion = version,
+        ActiveSlot = Slot.A,
+        BatteryPercent = 80,
+        FreeStorageBytes = 8UL << 30,
+        AgentVersion = "bench-1",
+    };
+
+    private CallOptions AdminOptions(CancellationToken ct = default) => new(_adminHeaders, DateTime.UtcNow.AddMinutes(5), ct);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
