@@ -7,7 +7,7 @@ using ZteRollout.Gateway.Hosting;
 // blobs) must be the one every gateway shares.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var config = builder.Configuration;
-var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
 var connectionString = config["Rollout:Database:ConnectionString"]
     ?? throw new InvalidOperationException("Rollout:Database:ConnectionString (PostgreSQL) is required: the gateway finds silos through it.");
 

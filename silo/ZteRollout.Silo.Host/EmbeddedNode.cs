@@ -33,7 +33,7 @@ public static class EmbeddedNode
             throw new InvalidOperationException($"Role '{role}' is unknown; this process runs 'embedded' or 'silo' (gateways run gateway/ZteRollout.Gateway.Host).");
         }
 
-        var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+        var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
         Directory.CreateDirectory(dataDirectory);
         var database = DatabaseFrom(config, dataDirectory);
         if (role == "silo" && database.Kind != DatabaseKind.PostgreSql)
@@ -123,7 +123,7 @@ public static class EmbeddedNode
     public static async Task MigrateAsync(string[] args, TextWriter console)
     {
         var config = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
-        var dataDirectory = Path.GetFullPath(config["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+        var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
         Directory.CreateDirectory(dataDirectory);
         var database = DatabaseFrom(config, dataDirectory);
         await database.PrepareAsync(CancellationToken.None);

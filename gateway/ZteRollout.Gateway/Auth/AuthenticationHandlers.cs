@@ -69,14 +69,13 @@ public sealed class DeviceAuthenticationHandler(
             return ApiKeyAuthenticationHandler.Fail(Context, "authorization is not a device token");
         }
 
-        var hash = DeviceIdentity.HashSecret(secret);
-        var cacheKey = "device-token:" + deviceId + ":" + Convert.ToHexStringLower(hash);
-        if (!cache.TryGetValue(cacheKey, out _))
+        // Keyed by the whole token (it names the device): a cached check-in neither hashes nor calls a grain.
+        if (!cache.TryGetValue(token, out _))
         {
             bool valid;
             try
             {
-                valid = await grains.Device(deviceId).VerifyCredentialAsync(hash);
+                valid = await grains.Device(deviceId).VerifyCredentialAsync(DeviceIdentity.HashSecret(secret));
             }
             catch (Exception e) when (Errors.ErrorMappingInterceptor.IsTransient(e))
             {
@@ -90,7 +89,7 @@ public sealed class DeviceAuthenticationHandler(
                 return ApiKeyAuthenticationHandler.Fail(Context, "device credential is not valid");
             }
 
-            cache.Set(cacheKey, true, gatewayOptions.Value.DeviceCredentialCacheTime);
+            cache.Set(token, true, gatewayOptions.Value.DeviceCredentialCacheTime);
         }
 
         var principal = new ClaimsPrincipal(new ClaimsIdentity([new Claim(RolloutAuth.DeviceIdClaim, deviceId)], Scheme.Name));

@@ -16,6 +16,10 @@ namespace ZteRollout.Gateway.Hosting;
 
 public static class GatewayHostingExtensions
 {
+    /// <summary>The data directory every ZteRollout process uses: <c>--data-dir</c>, else <c>ZTE_DATA_DIR</c>, else <c>./data</c>.</summary>
+    public static string DataDirectory(IConfiguration configuration) =>
+        Path.GetFullPath(configuration["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+
     /// <summary>
     /// Registers the gRPC services, authentication, authorization and the blob store. The Orleans side (a co-hosted
     /// silo or an Orleans client) is the host's choice: the services only need an <see cref="IGrainFactory"/>.

@@ -170,7 +170,7 @@ public sealed class DeviceGrain(
             }
             else
             {
-                await StoreIfAsync(dirty);
+                await StoreAndDeliverIfAsync(dirty);
                 return new CheckInResult(CheckInOutcome.Offer, open, null, null, CheckInInterval);
             }
         }
@@ -445,15 +445,6 @@ public sealed class DeviceGrain(
             Deadline = open?.Deadline,
             RetryPending = retryPending,
         });
-    }
-
-    private async Task StoreIfAsync(bool dirty)
-    {
-        if (dirty)
-        {
-            S.FactsStoredAt = clock.UtcNow;
-            await state.WriteStateAsync();
-        }
     }
 
     private Task StoreAndDeliverIfAsync(bool dirty) => dirty ? StoreAndDeliverAsync() : Task.CompletedTask;
