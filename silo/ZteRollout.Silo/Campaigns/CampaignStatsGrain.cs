@@ -69,9 +69,25 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
     {
         _state = state;
         _logger = logger;
-        _commit = new GroupCommit(() => _state.WriteStateAsync());
+        _commit = new GroupCommit(() =>
+        {
+            // Interleaved calls change the live state while a write is under way, and the storage provider
+            // serializes off the grain's scheduler: each write gets its own copy (entries are immutable records).
+            _state.State = new CampaignStatsState
+            {
+                Devices = new Dictionary<string, StatsEntry>(Live.Devices, StringComparer.Ordinal),
+                ErrorCodes = new Dictionary<string, long>(Live.ErrorCodes, StringComparer.Ordinal),
+                Sequence = Live.Sequence,
+            };
+            return _state.WriteStateAsync();
+        });
         _notify = new GroupCommit(NotifyCampaignAsync);
     }
+
+    private CampaignStatsState? _live;
+
+    /// <summary>The state this grain changes; what storage holds is a copy taken at each write.</summary>
+    private CampaignStatsState Live => _live ??= _state.State;
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -81,7 +97,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     public async Task ApplyAsync(ImmutableArray<OutcomeEvent> events)
     {
-        var s = _state.State;
+        var s = Live;
         var changed = false;
         foreach (var e in events)
         {
@@ -126,7 +142,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     public async Task<int> SweepTimeoutsAsync(DateTimeOffset now)
     {
-        var overdue = _state.State.Devices
+        var overdue = Live.Devices
             .Where(d => d.Value.IsOpen && d.Value.Deadline < now && d.Value.OfferId is not null)
             .Select(d => (DeviceId: d.Key, OfferId: d.Value.OfferId!))
             .ToList();
@@ -154,7 +170,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
         var perStage = new List<MutableCounts>();
         var cohorts = new Dictionary<(string, string), (long Completed, long Failures)>();
         long completedAttempts = 0, failedAttempts = 0, retryPending = 0;
-        foreach (var entry in _state.State.Devices.Values)
+        foreach (var entry in Live.Devices.Values)
         {
             var stage = Math.Max(0, entry.Stage);
             while (perStage.Count <= stage)
@@ -181,10 +197,10 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
             Shard,
             [.. perStage.Select(c => c.ToCounts())],
             [.. cohorts.Select(c => new CohortTally(c.Key.Item1, c.Key.Item2, c.Value.Completed, c.Value.Failures))],
-            _state.State.ErrorCodes.ToImmutableDictionary(),
+            Live.ErrorCodes.ToImmutableDictionary(),
             completedAttempts,
             failedAttempts,
-            _state.State.Sequence)
+            Live.Sequence)
         {
             RetryPending = retryPending,
         };

@@ -24,15 +24,25 @@ public sealed class DeviceRegistryGrain : Grain, IDeviceRegistryGrain
     private readonly IPersistentState<DeviceRegistryState> _state;
     private readonly GroupCommit _commit;
 
+    // The live index. Interleaved calls change it while a write is under way, and the storage provider serializes
+    // the state off the grain's scheduler, so every write gets its own copy (entries are immutable; the copy is shallow).
+    private Dictionary<string, RegistryEntry>? _devices;
+
     public DeviceRegistryGrain([PersistentState("registry", RolloutStorage.Name)] IPersistentState<DeviceRegistryState> state)
     {
         _state = state;
-        _commit = new GroupCommit(() => _state.WriteStateAsync());
+        _commit = new GroupCommit(() =>
+        {
+            _state.State = new DeviceRegistryState { Devices = new Dictionary<string, RegistryEntry>(Devices, StringComparer.Ordinal) };
+            return _state.WriteStateAsync();
+        });
     }
+
+    private Dictionary<string, RegistryEntry> Devices => _devices ??= new Dictionary<string, RegistryEntry>(_state.State.Devices, StringComparer.Ordinal);
 
     public Task UpsertAsync(string deviceId, RegistryEntry entry)
     {
-        _state.State.Devices[deviceId] = entry;
+        Devices[deviceId] = entry;
         return _commit.CommitAsync();
     }
 
@@ -41,7 +51,7 @@ public sealed class DeviceRegistryGrain : Grain, IDeviceRegistryGrain
         var perStage = new long[query.StagePercents.Length];
         long eligible = 0;
         var targets = query.TargetVersionByModel.ToDictionary(t => t.Key, t => FirmwareVersion.Parse(t.Value), StringComparer.Ordinal);
-        foreach (var (deviceId, entry) in _state.State.Devices)
+        foreach (var (deviceId, entry) in Devices)
         {
             if (entry.Facts is not { } facts
                 || !targets.TryGetValue(facts.Model, out var target)

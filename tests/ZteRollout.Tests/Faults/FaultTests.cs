@@ -270,4 +270,60 @@ public sealed class FaultTests(PostgresFixture postgres, ITestOutputHelper outpu
             return (long)(await command.ExecuteScalarAsync())!;
         });
     }
+
+    [Fact]
+    public async Task InterleavedWrites_OnAReentrantShard_AllSucceed_AndAllAreStored()
+    {
+        // A registry shard takes changes while a write of earlier ones is under way; on PostgreSQL the provider
+        // serializes the state off the grain's scheduler, so each write must see a copy, not the changing index.
+        var data = TestPaths.NewTempDirectory("fault");
+        var database = new RolloutDatabase(DatabaseKind.PostgreSql, await postgres.NewDatabaseAsync());
+        var facts = new ZteRollout.Shared.Devices.DeviceFacts("RACE", "H1", "EU", "C1", "R1.0", ZteRollout.Shared.Devices.BootSlot.A, 90, 1L << 30, "t");
+        var ids = Enumerable.Range(0, 6000).Select(i => $"race-{i:D4}").ToList();
+        await using (var first = await RolloutCluster.StartAsync(data, _clock, silos: 1, database))
+        {
+            var shard = first.Grains.GetGrain<IDeviceRegistryGrain>(0);
+
+            // Others contend for the connection pool (as a thousand device grains' writes do), so the provider's
+            // writes resume off the grain's scheduler; calls keep arriving while writes of a growing index run.
+            using var stop = new CancellationTokenSource();
+            var contention = Enumerable.Range(0, 120).Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    await using var connection = new NpgsqlConnection(database.ConnectionString);
+                    await connection.OpenAsync();
+                    await using var command = new NpgsqlCommand("SELECT pg_sleep(0.002)", connection);
+                    await command.ExecuteNonQueryAsync();
+                }
+            })).ToList();
+            var calls = new List<Task>();
+            foreach (var chunk in ids.Chunk(10))
+            {
+                calls.AddRange(chunk.Select(id => shard.UpsertAsync(id, new RegistryEntry([], facts))));
+                await Task.Delay(1);
+            }
+
+            try
+            {
+                await Task.WhenAll(calls);
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await Task.WhenAll(contention);
+            }
+        }
+
+        await using var second = await RolloutCluster.StartAsync(data, _clock, silos: 1, database);
+        var query = new DryRunQuery(
+            ZteRollout.Shared.Campaigns.Eligibility.Everyone,
+            System.Collections.Immutable.ImmutableDictionary<string, string>.Empty.Add("RACE", "R2.0"),
+            Rollback: false,
+            Salt: "s",
+            StagePercents: [100]);
+        var stored = await second.Grains.GetGrain<IDeviceRegistryGrain>(0).DryRunAsync(query);
+        Assert.Equal(ids.Count, stored.Eligible);
+        TestPaths.TryDelete(data);
+    }
 }
