@@ -6,10 +6,12 @@ namespace ZteRollout.Shared.Campaigns;
 public static class StatsSharding
 {
     /// <summary>
-    /// Shards per campaign. Stored counts are keyed by it, so changing it would split a running campaign's
-    /// counts across two layouts: a different value needs a per-campaign field first.
+    /// Shards per campaign. A shard stores its devices' records as one blob, so each of its writes costs in
+    /// proportion to its size: 256 keep a shard near 400 devices at 100,000 and near 4,000 at a million.
+    /// Stored counts are keyed by it, so changing it would split a running campaign's counts across two layouts:
+    /// a different value needs a per-campaign field first.
     /// </summary>
-    public const int ShardCount = 16;
+    public const int ShardCount = 256;
 
     public static int ShardOf(string deviceId) => (int)(Fnv1a(deviceId) % ShardCount);
 

@@ -315,7 +315,8 @@ public sealed record FleetStatus(
 [Alias("zte.IDeviceRegistryGrain")]
 public interface IDeviceRegistryGrain : IGrainWithIntegerKey
 {
-    public const int ShardCount = 16;
+    /// <summary>Shards of the index; as for campaign stats, a shard's write costs in proportion to its size.</summary>
+    public const int ShardCount = 256;
 
     [Alias("Upsert")]
     Task UpsertAsync(string deviceId, RegistryEntry entry);

@@ -189,10 +189,16 @@ public sealed class CampaignGrain(
         return View();
     }
 
-    public Task<CampaignView> GetAsync()
+    public async Task<CampaignView> GetAsync()
     {
         RequirePlan();
-        return Task.FromResult(View());
+        if (S.State != CampaignState.Draft)
+        {
+            // Shards push summaries without waiting; a read pulls them too, so it shows every outcome stored before it.
+            await RefreshSummariesAsync();
+        }
+
+        return View();
     }
 
     public async Task OnShardSummaryAsync(ShardSummary summary)

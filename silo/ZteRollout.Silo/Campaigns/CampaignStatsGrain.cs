@@ -69,25 +69,42 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
     {
         _state = state;
         _logger = logger;
-        _commit = new GroupCommit(() =>
-        {
-            // Interleaved calls change the live state while a write is under way, and the storage provider
-            // serializes off the grain's scheduler: each write gets its own copy (entries are immutable records).
-            _state.State = new CampaignStatsState
-            {
-                Devices = new Dictionary<string, StatsEntry>(Live.Devices, StringComparer.Ordinal),
-                ErrorCodes = new Dictionary<string, long>(Live.ErrorCodes, StringComparer.Ordinal),
-                Sequence = Live.Sequence,
-            };
-            return _state.WriteStateAsync();
-        });
+        _commit = new GroupCommit(WriteAsync);
         _notify = new GroupCommit(NotifyCampaignAsync);
     }
 
     private CampaignStatsState? _live;
 
-    /// <summary>The state this grain changes; what storage holds is a copy taken at each write.</summary>
-    private CampaignStatsState Live => _live ??= _state.State;
+    /// <summary>
+    /// The state calls change. What <c>_state.State</c> holds is the last stored copy: summaries are built from it,
+    /// so the campaign never counts an outcome that a failed write could still lose.
+    /// </summary>
+    private CampaignStatsState Live => _live ??= Copy(_state.State);
+
+    private static CampaignStatsState Copy(CampaignStatsState s) => new()
+    {
+        // Entries are immutable records, so a shallow copy is a snapshot.
+        Devices = new Dictionary<string, StatsEntry>(s.Devices, StringComparer.Ordinal),
+        ErrorCodes = new Dictionary<string, long>(s.ErrorCodes, StringComparer.Ordinal),
+        Sequence = s.Sequence,
+    };
+
+    private async Task WriteAsync()
+    {
+        // Interleaved calls change the live state while a write is under way, and the storage provider serializes
+        // off the grain's scheduler: each write gets its own copy.
+        var stored = _state.State;
+        _state.State = Copy(Live);
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch
+        {
+            _state.State = stored;
+            throw;
+        }
+    }
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -165,12 +182,18 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
         }
     }
 
-    private ShardSummary BuildSummary()
+    private ShardSummary? _summary;
+
+    /// <summary>The summary of the stored state, rebuilt only after a write (reads and pushes share it).</summary>
+    private ShardSummary BuildSummary() =>
+        _summary is { } known && known.Sequence == _state.State.Sequence ? known : _summary = Summarize();
+
+    private ShardSummary Summarize()
     {
         var perStage = new List<MutableCounts>();
         var cohorts = new Dictionary<(string, string), (long Completed, long Failures)>();
         long completedAttempts = 0, failedAttempts = 0, retryPending = 0;
-        foreach (var entry in Live.Devices.Values)
+        foreach (var entry in _state.State.Devices.Values)
         {
             var stage = Math.Max(0, entry.Stage);
             while (perStage.Count <= stage)
@@ -197,10 +220,10 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
             Shard,
             [.. perStage.Select(c => c.ToCounts())],
             [.. cohorts.Select(c => new CohortTally(c.Key.Item1, c.Key.Item2, c.Value.Completed, c.Value.Failures))],
-            Live.ErrorCodes.ToImmutableDictionary(),
+            _state.State.ErrorCodes.ToImmutableDictionary(),
             completedAttempts,
             failedAttempts,
-            Live.Sequence)
+            _state.State.Sequence)
         {
             RetryPending = retryPending,
         };
