@@ -20,11 +20,6 @@ public sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareRes
             return _default.HandleAsync(next, context, policy, authorizeResult);
         }
 
-        if (context.Items[RolloutAuth.UnavailableItem] is string unavailable)
-        {
-            return WriteStatusAsync(context, 14, unavailable);
-        }
-
         if (authorizeResult.Challenged)
         {
             var reason = context.Items[RolloutAuth.FailureItem] as string ?? "credentials are required";

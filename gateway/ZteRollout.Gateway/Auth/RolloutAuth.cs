@@ -3,14 +3,11 @@ namespace ZteRollout.Gateway.Auth;
 /// <summary>Names shared by the authentication handlers, the policies and the services.</summary>
 public static class RolloutAuth
 {
-    public const string DeviceScheme = "DeviceToken";
     public const string ApiKeyScheme = "ApiKey";
-    public const string DeviceIdClaim = "zte:device_id";
 
-    /// <summary>Policies: one per role level an admin rpc may require, and one for devices.</summary>
+    /// <summary>Policies: one per role level an admin rpc may require (devices: see <see cref="DeviceAuthenticator"/>).</summary>
     public static class Policies
     {
-        public const string Device = "device";
         public const string Viewer = "viewer";
         public const string ReleaseManager = "release-manager";
         public const string Sre = "sre";
@@ -31,7 +28,4 @@ public static class RolloutAuth
 
     /// <summary>Key under which a handler leaves the reason authentication failed, for the gRPC status message.</summary>
     internal const string FailureItem = "zte:auth-failure";
-
-    /// <summary>Key under which a handler says the credential could not be checked now (the cluster is unavailable).</summary>
-    internal const string UnavailableItem = "zte:auth-unavailable";
 }

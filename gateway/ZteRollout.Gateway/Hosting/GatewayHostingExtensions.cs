@@ -37,6 +37,7 @@ public static class GatewayHostingExtensions
         services.AddSingleton<BlobStore>();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache();
+        services.AddSingleton<DeviceAuthenticator>();
 
         services.AddGrpc(o =>
         {
@@ -48,12 +49,14 @@ public static class GatewayHostingExtensions
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 
+        // A single registered scheme would otherwise become the default, and the authentication middleware (which
+        // WebApplication adds by itself) would run the API-key check on every device call too. Admin policies name
+        // their scheme. ASP.NET Core reads this switch when it builds the authentication options.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme", true);
         services.AddAuthentication()
-            .AddScheme<AuthenticationSchemeOptions, DeviceAuthenticationHandler>(RolloutAuth.DeviceScheme, null)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(RolloutAuth.ApiKeyScheme, null);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         services.AddAuthorizationBuilder()
-            .AddPolicy(RolloutAuth.Policies.Device, p => p.AddAuthenticationSchemes(RolloutAuth.DeviceScheme).RequireClaim(RolloutAuth.DeviceIdClaim))
             .AddPolicy(RolloutAuth.Policies.Viewer, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.All))
             .AddPolicy(RolloutAuth.Policies.ReleaseManager, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.ReleaseManager, RolloutAuth.Roles.Admin))
             .AddPolicy(RolloutAuth.Policies.Sre, p => p.AddAuthenticationSchemes(RolloutAuth.ApiKeyScheme).RequireRole(RolloutAuth.Roles.Sre, RolloutAuth.Roles.Admin))
@@ -96,10 +99,13 @@ public static class GatewayHostingExtensions
             k => k.ConfigureEndpointDefaults(l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
     }
 
-    /// <summary>The request pipeline: authentication, authorization and the gRPC endpoints.</summary>
+    /// <summary>The request pipeline: authorization and the gRPC endpoints.</summary>
+    /// <remarks>
+    /// No authentication middleware: there is no default scheme to run on every request. Admin rpcs name the API-key
+    /// scheme in their policies, which authenticate when they are evaluated; device rpcs authenticate in the service.
+    /// </remarks>
     public static WebApplication UseZteRolloutGateway(this WebApplication app)
     {
-        app.UseAuthentication();
         app.UseAuthorization();
         app.MapZteRolloutGateway();
         return app;

@@ -1,6 +1,5 @@
 using Google.Protobuf;
 using Grpc.Core;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using ZteRollout.Device.V1;
 using ZteRollout.Gateway.Auth;
@@ -12,13 +11,13 @@ using ZteRollout.Shared.Grains;
 
 namespace ZteRollout.Gateway.Services;
 
-/// <summary>The device API: each call checks the device acts as itself, then makes one grain call.</summary>
-[Authorize(AuthenticationSchemes = RolloutAuth.DeviceScheme, Policy = RolloutAuth.Policies.Device)]
-public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options) : DeviceUpdate.DeviceUpdateBase
+/// <summary>The device API: each call authenticates the device and checks it acts as itself, then makes one grain call.</summary>
+public sealed class DeviceUpdateService(IGrainFactory grains, DeviceAuthenticator authenticator, BlobStore blobs, IOptions<GatewayOptions> options)
+    : DeviceUpdate.DeviceUpdateBase
 {
     public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
     {
-        var device = Self(request.DeviceId, context);
+        var device = await SelfAsync(request.DeviceId, context);
         var problems = new ViolationList();
         var facts = DeviceRequests.ToFacts(request.Facts, problems);
         problems.ThrowIfAny();
@@ -27,7 +26,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
 
     public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
     {
-        var device = Self(request.DeviceId, context);
+        var device = await SelfAsync(request.DeviceId, context);
         if (string.IsNullOrEmpty(request.OfferId))
         {
             throw RolloutException.InvalidField("offer_id", "is required");
@@ -78,7 +77,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
 
     public override async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
     {
-        var device = Self(request.DeviceId, context);
+        var device = await SelfAsync(request.DeviceId, context);
         var problems = new ViolationList();
         var report = DeviceRequests.ToReport(request, problems);
         problems.ThrowIfAny();
@@ -109,14 +108,14 @@ public sealed class DeviceUpdateService(IGrainFactory grains, BlobStore blobs, I
     private const int GrainCallAttempts = 3;
 
     /// <summary>The caller's own device grain; a credential for one device never acts on another.</summary>
-    private IDeviceGrain Self(string requestedId, ServerCallContext context)
+    private async ValueTask<IDeviceGrain> SelfAsync(string requestedId, ServerCallContext context)
     {
+        var authenticated = await authenticator.AuthenticateAsync(context);
         if (DeviceIdentity.ValidateId(requestedId) is { } problem)
         {
             throw RolloutException.InvalidField("device_id", problem);
         }
 
-        var authenticated = context.GetHttpContext().User.FindFirst(RolloutAuth.DeviceIdClaim)?.Value;
         if (authenticated != requestedId)
         {
             throw RolloutException.PermissionDenied($"credential of device '{authenticated}' cannot act as device '{requestedId}'");

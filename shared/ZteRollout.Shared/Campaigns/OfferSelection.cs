@@ -44,18 +44,26 @@ public static class OfferSelection
     /// <param name="device">Who asks.</param>
     /// <param name="snapshot">The running campaigns.</param>
     /// <param name="mayOffer">False for a campaign the device must not get an offer from now (finished, out of retries, in backoff, rate limited).</param>
-    public static CheckInDecision Decide(DeviceContext device, CampaignSnapshot snapshot, Func<ActiveCampaign, bool> mayOffer)
+    public static CheckInDecision Decide(DeviceContext device, CampaignSnapshot snapshot, Func<ActiveCampaign, bool> mayOffer) =>
+        Decide(device, snapshot, mayOffer, null);
+
+    /// <param name="device">Who asks.</param>
+    /// <param name="snapshot">The running campaigns.</param>
+    /// <param name="mayOffer">False for a campaign the device must not get an offer from now.</param>
+    /// <param name="buckets">
+    /// The device's bucket per campaign salt, kept by its caller between check-ins (a bucket never changes, and
+    /// computing one is a SHA-256); null to compute every time.
+    /// </param>
+    public static CheckInDecision Decide(DeviceContext device, CampaignSnapshot snapshot, Func<ActiveCampaign, bool> mayOffer, IDictionary<string, int>? buckets)
     {
         var facts = device.Facts;
-        if (snapshot.Frozen || !FirmwareVersion.TryParse(facts.CurrentVersion, out var current, out _))
+        if (snapshot.Frozen || snapshot.Campaigns.IsDefaultOrEmpty || !FirmwareVersion.TryParse(facts.CurrentVersion, out var current, out _))
         {
             return new CheckInDecision(OfferDecision.None, []);
         }
 
-        var waiting = ImmutableArray.CreateBuilder<(ActiveCampaign, int)>();
-
-        // Highest priority first; the id breaks ties so every silo picks the same campaign.
-        foreach (var campaign in snapshot.Campaigns.OrderByDescending(c => c.Priority).ThenBy(c => c.CampaignId, StringComparer.Ordinal))
+        ImmutableArray<(ActiveCampaign, int)>.Builder? waiting = null;
+        foreach (var campaign in ByPriority(snapshot.Campaigns))
         {
             if (!IsEligible(device, current, campaign.Eligibility)
                 || !campaign.TargetsByModel.TryGetValue(facts.Model, out var target))
@@ -69,11 +77,11 @@ public static class OfferSelection
                 continue;
             }
 
-            var bucket = Bucketing.BucketOf(campaign.Salt, device.DeviceId);
+            var bucket = BucketOf(campaign.Salt, device.DeviceId, buckets);
             var stage = campaign.StageOf(bucket);
             if (!Bucketing.IsExposed(bucket, campaign.ExposurePercent))
             {
-                waiting.Add((campaign, stage));
+                (waiting ??= ImmutableArray.CreateBuilder<(ActiveCampaign, int)>()).Add((campaign, stage));
                 continue;
             }
 
@@ -85,10 +93,39 @@ public static class OfferSelection
             OfferDecision decision = Preflight(facts, package) is { } problem
                 ? new OfferDecision.Defer(campaign, package, problem.Reason, problem.Detail, stage)
                 : new OfferDecision.Offer(campaign, package, stage);
-            return new CheckInDecision(decision, waiting.ToImmutable());
+            return new CheckInDecision(decision, waiting?.ToImmutable() ?? []);
         }
 
-        return new CheckInDecision(OfferDecision.None, waiting.ToImmutable());
+        return new CheckInDecision(OfferDecision.None, waiting?.ToImmutable() ?? []);
+    }
+
+    /// <summary>Highest priority first; the id breaks ties so every silo picks the same campaign.</summary>
+    private static IEnumerable<ActiveCampaign> ByPriority(ImmutableArray<ActiveCampaign> campaigns)
+    {
+        if (campaigns.Length == 1)
+        {
+            return campaigns;
+        }
+
+        var ordered = campaigns.ToArray();
+        Array.Sort(ordered, static (a, b) => b.Priority != a.Priority ? b.Priority.CompareTo(a.Priority) : string.CompareOrdinal(a.CampaignId, b.CampaignId));
+        return ordered;
+    }
+
+    private static int BucketOf(string salt, string deviceId, IDictionary<string, int>? buckets)
+    {
+        if (buckets is null)
+        {
+            return Bucketing.BucketOf(salt, deviceId);
+        }
+
+        if (!buckets.TryGetValue(salt, out var bucket))
+        {
+            bucket = Bucketing.BucketOf(salt, deviceId);
+            buckets[salt] = bucket;
+        }
+
+        return bucket;
     }
 
     /// <summary>The deny list wins, then the allow list, then every rule must admit the device.</summary>

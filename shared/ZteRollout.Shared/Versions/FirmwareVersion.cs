@@ -23,7 +23,33 @@ public sealed class FirmwareVersion : IComparable<FirmwareVersion>, IEquatable<F
     /// <summary>The version as written.</summary>
     public string Text { get; }
 
+    // A fleet runs a handful of distinct versions, and every check-in parses the device's (at the gateway and in its
+    // grain): parsed versions are immutable, so known ones are shared. Bounded, so odd input cannot grow it forever.
+    private const int KnownLimit = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FirmwareVersion> Known = new(StringComparer.Ordinal);
+
     public static bool TryParse([NotNullWhen(true)] string? text, [NotNullWhen(true)] out FirmwareVersion? version, [NotNullWhen(false)] out string? problem)
+    {
+        if (text is not null && Known.TryGetValue(text, out version))
+        {
+            problem = null;
+            return true;
+        }
+
+        if (!TryParseNew(text, out version, out problem))
+        {
+            return false;
+        }
+
+        if (Known.Count < KnownLimit)
+        {
+            Known.TryAdd(text, version);
+        }
+
+        return true;
+    }
+
+    private static bool TryParseNew([NotNullWhen(true)] string? text, [NotNullWhen(true)] out FirmwareVersion? version, [NotNullWhen(false)] out string? problem)
     {
         version = null;
         if (string.IsNullOrEmpty(text))

@@ -98,7 +98,12 @@ public sealed class DeviceGrain(
     private const int ReportIdsKept = 128;
     private IGrainTimer? _outboxTimer;
 
-    private string DeviceId => GrainKeys.DeviceIdOf(this.GetPrimaryKeyString());
+    // This device's bucket per campaign salt: fixed for a campaign's life, so computed once per activation.
+    private readonly Dictionary<string, int> _buckets = new(StringComparer.Ordinal);
+
+    private string? _deviceId;
+
+    private string DeviceId => _deviceId ??= GrainKeys.DeviceIdOf(this.GetPrimaryKeyString());
 
     private DeviceState S => state.State;
 
@@ -175,7 +180,7 @@ public sealed class DeviceGrain(
             }
         }
 
-        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now));
+        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
         {
             if (!S.Outcomes.ContainsKey(campaign.CampaignId))
