@@ -29,11 +29,10 @@ public sealed class ApiKeyAuthenticationHandler(
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name)));
     }
 
-    internal static string? Bearer(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
-    }
+    internal static string? Bearer(HttpRequest request) => Bearer(request.Headers.Authorization.ToString());
+
+    internal static string? Bearer(string header) =>
+        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
 
     internal static AuthenticateResult Fail(HttpContext context, string reason)
     {

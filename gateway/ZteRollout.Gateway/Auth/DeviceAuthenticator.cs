@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using ZteRollout.Gateway.Errors;
@@ -20,11 +19,18 @@ namespace ZteRollout.Gateway.Auth;
 /// </remarks>
 public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache, IOptions<GatewayOptions> options)
 {
-    /// <summary>The id of the device whose valid token the call carries; otherwise Unauthenticated (or Unavailable).</summary>
-    public async ValueTask<string> AuthenticateAsync(ServerCallContext context)
+    /// <summary>The device whose valid token the call carries; otherwise Unauthenticated (or Unavailable).</summary>
+    public async ValueTask<AuthenticatedDevice> AuthenticateAsync(ServerCallContext context)
     {
-        var request = context.GetHttpContext().Request;
-        if (ApiKeyAuthenticationHandler.Bearer(request) is not { } token)
+        // Keyed by the header as received (it holds the whole token, which names the device): a check-in whose token
+        // was verified lately neither parses, hashes, allocates a grain reference nor calls a grain.
+        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
+        if (header.Length > 0 && cache.TryGetValue(header, out AuthenticatedDevice? known))
+        {
+            return known!;
+        }
+
+        if (ApiKeyAuthenticationHandler.Bearer(header) is not { } token)
         {
             throw Refused("missing 'authorization: Bearer <device token>' header");
         }
@@ -34,16 +40,11 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
             throw Refused("authorization is not a device token");
         }
 
-        // Keyed by the whole token (it names the device): a cached check-in neither hashes nor calls a grain.
-        if (cache.TryGetValue(token, out _))
-        {
-            return deviceId;
-        }
-
+        var device = new AuthenticatedDevice(deviceId, grains.Device(deviceId));
         bool valid;
         try
         {
-            valid = await grains.Device(deviceId).VerifyCredentialAsync(DeviceIdentity.HashSecret(secret));
+            valid = await device.Grain.VerifyCredentialAsync(DeviceIdentity.HashSecret(secret));
         }
         catch (Exception e) when (ErrorMappingInterceptor.IsTransient(e))
         {
@@ -56,9 +57,12 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
             throw Refused("device credential is not valid");
         }
 
-        cache.Set(token, true, options.Value.DeviceCredentialCacheTime);
-        return deviceId;
+        cache.Set(header, device, options.Value.DeviceCredentialCacheTime);
+        return device;
     }
 
     private static RpcException Refused(string reason) => new(new Status(StatusCode.Unauthenticated, reason));
 }
+
+/// <summary>A device whose token was verified, and its grain.</summary>
+public sealed record AuthenticatedDevice(string DeviceId, IDeviceGrain Grain);

@@ -52,7 +52,8 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         }
     }
 
-    private RpcException Map(Exception e, ServerCallContext context)
+    /// <summary>The status for an exception a service method let through (for services that map their own).</summary>
+    public RpcException Map(Exception e, ServerCallContext context)
     {
         if (e is RolloutException domain)
         {

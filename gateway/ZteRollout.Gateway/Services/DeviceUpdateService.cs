@@ -11,11 +11,50 @@ using ZteRollout.Shared.Grains;
 
 namespace ZteRollout.Gateway.Services;
 
-/// <summary>The device API: each call authenticates the device and checks it acts as itself, then makes one grain call.</summary>
-public sealed class DeviceUpdateService(IGrainFactory grains, DeviceAuthenticator authenticator, BlobStore blobs, IOptions<GatewayOptions> options)
+/// <summary>
+/// The device API: each call authenticates the device and checks it acts as itself, then makes one grain call.
+/// Errors become statuses through <see cref="ErrorMappingInterceptor.Map"/>, called here rather than as an interceptor.
+/// </summary>
+public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options)
     : DeviceUpdate.DeviceUpdateBase
 {
     public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return await CheckInCoreAsync(request, context);
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            throw errors.Map(e, context);
+        }
+    }
+
+    public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            await DownloadCoreAsync(request, responseStream, context);
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            throw errors.Map(e, context);
+        }
+    }
+
+    public override async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
+    {
+        try
+        {
+            return await ReportCoreAsync(request, context);
+        }
+        catch (Exception e) when (e is not RpcException)
+        {
+            throw errors.Map(e, context);
+        }
+    }
+
+    private async Task<CheckInResponse> CheckInCoreAsync(CheckInRequest request, ServerCallContext context)
     {
         var device = await SelfAsync(request.DeviceId, context);
         var problems = new ViolationList();
@@ -24,7 +63,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, DeviceAuthenticato
         return DeviceRequests.ToProto(await RetryAsync(() => device.CheckInAsync(facts), context.CancellationToken));
     }
 
-    public override async Task Download(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
+    private async Task DownloadCoreAsync(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
     {
         var device = await SelfAsync(request.DeviceId, context);
         if (string.IsNullOrEmpty(request.OfferId))
@@ -75,7 +114,7 @@ public sealed class DeviceUpdateService(IGrainFactory grains, DeviceAuthenticato
         }
     }
 
-    public override async Task<ReportResponse> Report(ReportRequest request, ServerCallContext context)
+    private async Task<ReportResponse> ReportCoreAsync(ReportRequest request, ServerCallContext context)
     {
         var device = await SelfAsync(request.DeviceId, context);
         var problems = new ViolationList();
@@ -111,16 +150,16 @@ public sealed class DeviceUpdateService(IGrainFactory grains, DeviceAuthenticato
     private async ValueTask<IDeviceGrain> SelfAsync(string requestedId, ServerCallContext context)
     {
         var authenticated = await authenticator.AuthenticateAsync(context);
+        if (authenticated.DeviceId == requestedId)
+        {
+            return authenticated.Grain;
+        }
+
         if (DeviceIdentity.ValidateId(requestedId) is { } problem)
         {
             throw RolloutException.InvalidField("device_id", problem);
         }
 
-        if (authenticated != requestedId)
-        {
-            throw RolloutException.PermissionDenied($"credential of device '{authenticated}' cannot act as device '{requestedId}'");
-        }
-
-        return grains.Device(requestedId);
+        throw RolloutException.PermissionDenied($"credential of device '{authenticated.DeviceId}' cannot act as device '{requestedId}'");
     }
 }
