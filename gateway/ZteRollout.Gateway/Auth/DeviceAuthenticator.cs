@@ -22,14 +22,46 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
     /// <summary>The device whose valid token the call carries; otherwise Unauthenticated (or Unavailable).</summary>
     public async ValueTask<AuthenticatedDevice> AuthenticateAsync(ServerCallContext context)
     {
-        // Keyed by the header as received (it holds the whole token, which names the device): a check-in whose token
-        // was verified lately neither parses, hashes, allocates a grain reference nor calls a grain.
-        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
-        if (header.Length > 0 && cache.TryGetValue(header, out AuthenticatedDevice? known))
+        if (Cached(context) is { } known)
         {
-            return known!;
+            return known;
         }
 
+        var token = Parse(context);
+        bool valid;
+        try
+        {
+            valid = await token.Device.Grain.VerifyCredentialAsync(token.SecretHash);
+        }
+        catch (Exception e) when (ErrorMappingInterceptor.IsTransient(e))
+        {
+            // Not the caller's fault: Unavailable (retry), not Unauthenticated.
+            throw new RpcException(new Status(StatusCode.Unavailable, "the rollout service is temporarily unavailable; retry: " + e.Message));
+        }
+
+        if (!valid)
+        {
+            throw NotValid();
+        }
+
+        Remember(token);
+        return token.Device;
+    }
+
+    /// <summary>
+    /// The device of a token verified lately. Keyed by the header as received (it holds the whole token, which names
+    /// the device): such a call neither parses, hashes, allocates a grain reference nor calls a grain to authenticate.
+    /// </summary>
+    public AuthenticatedDevice? Cached(ServerCallContext context)
+    {
+        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
+        return header.Length > 0 && cache.TryGetValue(header, out AuthenticatedDevice? known) ? known : null;
+    }
+
+    /// <summary>The call's device token, not verified yet; Unauthenticated when it is missing or malformed.</summary>
+    public PresentedToken Parse(ServerCallContext context)
+    {
+        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
         if (ApiKeyAuthenticationHandler.Bearer(header) is not { } token)
         {
             throw Refused("missing 'authorization: Bearer <device token>' header");
@@ -40,29 +72,19 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
             throw Refused("authorization is not a device token");
         }
 
-        var device = new AuthenticatedDevice(deviceId, grains.Device(deviceId));
-        bool valid;
-        try
-        {
-            valid = await device.Grain.VerifyCredentialAsync(DeviceIdentity.HashSecret(secret));
-        }
-        catch (Exception e) when (ErrorMappingInterceptor.IsTransient(e))
-        {
-            // Not the caller's fault: Unavailable (retry), not Unauthenticated.
-            throw new RpcException(new Status(StatusCode.Unavailable, "the rollout service is temporarily unavailable; retry: " + e.Message));
-        }
-
-        if (!valid)
-        {
-            throw Refused("device credential is not valid");
-        }
-
-        cache.Set(header, device, options.Value.DeviceCredentialCacheTime);
-        return device;
+        return new PresentedToken(header, new AuthenticatedDevice(deviceId, grains.Device(deviceId)), DeviceIdentity.HashSecret(secret));
     }
+
+    /// <summary>Remembers a token the device grain accepted, for <see cref="GatewayOptions.DeviceCredentialCacheTime"/>.</summary>
+    public void Remember(PresentedToken token) => cache.Set(token.Header, token.Device, options.Value.DeviceCredentialCacheTime);
+
+    public static RpcException NotValid() => Refused("device credential is not valid");
 
     private static RpcException Refused(string reason) => new(new Status(StatusCode.Unauthenticated, reason));
 }
 
 /// <summary>A device whose token was verified, and its grain.</summary>
 public sealed record AuthenticatedDevice(string DeviceId, IDeviceGrain Grain);
+
+/// <summary>A device token as presented: the header it came in, the device it names, and its secret's hash.</summary>
+public sealed record PresentedToken(string Header, AuthenticatedDevice Device, byte[] SecretHash);

@@ -56,11 +56,29 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
 
     private async Task<CheckInResponse> CheckInCoreAsync(CheckInRequest request, ServerCallContext context)
     {
-        var device = await SelfAsync(request.DeviceId, context);
         var problems = new ViolationList();
+        if (authenticator.Cached(context) is { } known && known.DeviceId == request.DeviceId)
+        {
+            var checkedFacts = DeviceRequests.ToFacts(request.Facts, problems);
+            problems.ThrowIfAny();
+            return DeviceRequests.ToProto(await RetryAsync(() => known.Grain.CheckInAsync(checkedFacts), context.CancellationToken));
+        }
+
+        // Not verified lately (a device that checks in every few minutes, usually): the device grain verifies the
+        // credential and checks in within one call, rather than one call to verify and another to check in.
+        var token = authenticator.Parse(context);
         var facts = DeviceRequests.ToFacts(request.Facts, problems);
-        problems.ThrowIfAny();
-        return DeviceRequests.ToProto(await RetryAsync(() => device.CheckInAsync(facts), context.CancellationToken));
+        if (token.Device.DeviceId != request.DeviceId || problems.Count > 0)
+        {
+            // A refusal either way: the credential is judged first, as for every device call, then the request.
+            await SelfAsync(request.DeviceId, context);
+            problems.ThrowIfAny();
+        }
+
+        var result = await RetryAsync(() => token.Device.Grain.CheckInWithCredentialAsync(token.SecretHash, facts), context.CancellationToken)
+            ?? throw DeviceAuthenticator.NotValid();
+        authenticator.Remember(token);
+        return DeviceRequests.ToProto(result);
     }
 
     private async Task DownloadCoreAsync(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)

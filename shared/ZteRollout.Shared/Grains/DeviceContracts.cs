@@ -24,6 +24,13 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("CheckIn")]
     Task<CheckInResult> CheckInAsync(DeviceFacts facts);
 
+    /// <summary>
+    /// <see cref="CheckInAsync"/> for a caller whose credential is not verified yet: checks the presented secret hash
+    /// first and returns null (changing nothing) when it is not this device's, so a check-in is one grain call either way.
+    /// </summary>
+    [Alias("CheckInWithCredential")]
+    Task<CheckInResult?> CheckInWithCredentialAsync(byte[] presentedHash, DeviceFacts facts);
+
     /// <summary>Allows a download of the open offer's package from an offset; says which blob and how long.</summary>
     [Alias("AuthorizeDownload")]
     Task<DownloadGrant> AuthorizeDownloadAsync(string offerId, long offset);

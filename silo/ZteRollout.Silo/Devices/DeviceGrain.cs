@@ -138,13 +138,22 @@ public sealed class DeviceGrain(
     public Task<bool> VerifyCredentialAsync(byte[] presentedHash) =>
         Task.FromResult(S.Registered && DeviceIdentity.SecretMatches(S.CredentialHash, presentedHash));
 
+    public async Task<CheckInResult?> CheckInWithCredentialAsync(byte[] presentedHash, DeviceFacts facts) =>
+        S.Registered && DeviceIdentity.SecretMatches(S.CredentialHash, presentedHash) ? await CheckInAsync(facts) : null;
+
     public async Task<CheckInResult> CheckInAsync(DeviceFacts facts)
     {
         RequireRegistered();
         var now = clock.UtcNow;
         var identityChanged = S.Facts is null || facts.IdentityDiffers(S.Facts);
         var dirty = identityChanged || S.FactsStoredAt is null || now - S.FactsStoredAt >= FactsStoreInterval;
-        S.Facts = facts;
+        if (!facts.Equals(S.Facts))
+        {
+            // Keeping the stored instance when nothing changed spares the GC a long-lived grain pointing at a new
+            // object on every check-in.
+            S.Facts = facts;
+        }
+
         S.LastCheckIn = now;
         if (S.CurrentVersion is null || facts.CurrentVersion != S.CurrentVersion)
         {

@@ -84,6 +84,20 @@ public sealed class AuthAndValidationTests(NodeFixture fixture)
         Assert.Contains("missing", missing.Status.Detail);
         Assert.Equal("device credential is not valid", wrong.Status.Detail);
         Assert.Equal("authorization is not a device token", adminKey.Status.Detail);
+
+        // The credential is judged before the request: bad facts with a forged token are still Unauthenticated.
+        var badFacts = new CheckInRequest { DeviceId = "auth-dev-c", Facts = Scenario.Facts("AUTH-M", "not a version!") };
+        var wrongAndBad = await RpcAssert.FailsAsync(StatusCode.Unauthenticated, () => Node.Devices.CheckInAsync(badFacts, EmbeddedNodeHost.Bearer(forged)).ResponseAsync);
+        Assert.Equal("device credential is not valid", wrongAndBad.Status.Detail);
+
+        // A refused check-in records nothing (the grain checks the credential before it looks at the facts).
+        var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "auth-dev-c" }, Node.AdminHeaders);
+        Assert.Null(device.LastCheckIn);
+
+        // The real token, not verified before at this gateway: one call verifies and checks in.
+        var accepted = await Node.Devices.CheckInAsync(request, EmbeddedNodeHost.Bearer(tokens["auth-dev-c"]));
+        Assert.Equal(CheckInResponse.DecisionOneofCase.NoUpdate, accepted.DecisionCase);
+        Assert.NotNull((await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "auth-dev-c" }, Node.AdminHeaders)).LastCheckIn);
     }
 
     [Fact]
