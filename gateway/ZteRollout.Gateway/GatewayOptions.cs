@@ -23,6 +23,9 @@ public sealed class GatewayOptions
     /// <summary>How long a verified device credential is trusted without asking the device grain again.</summary>
     public TimeSpan DeviceCredentialCacheTime { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Most verified device credentials a gateway remembers at once (about 200 bytes each).</summary>
+    public int DeviceCredentialCacheEntries { get; set; } = 1_000_000;
+
     /// <summary>Admin API keys, by hash. The embedded node also trusts the key in <c>{data}/admin-api-key</c>.</summary>
     public List<ApiKeyEntry> ApiKeys { get; set; } = [];
 

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using ZteRollout.Gateway.Errors;
 using ZteRollout.Shared.Devices;
@@ -17,8 +16,10 @@ namespace ZteRollout.Gateway.Auth;
 /// handler, principal and policy evaluation cost a measurable share of a check-in (docs/benchmarks.md). Admin calls,
 /// with roles, keep the ASP.NET Core policies.
 /// </remarks>
-public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache, IOptions<GatewayOptions> options)
+public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOptions> options, TimeProvider clock)
 {
+    private readonly VerifiedTokenCache _verified = new(options.Value.DeviceCredentialCacheTime, options.Value.DeviceCredentialCacheEntries, clock);
+
     /// <summary>The device whose valid token the call carries; otherwise Unauthenticated (or Unavailable).</summary>
     public async ValueTask<AuthenticatedDevice> AuthenticateAsync(ServerCallContext context)
     {
@@ -55,7 +56,7 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
     public AuthenticatedDevice? Cached(ServerCallContext context)
     {
         string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
-        return header.Length > 0 && cache.TryGetValue(header, out AuthenticatedDevice? known) ? known : null;
+        return header.Length > 0 ? _verified.Find(header) : null;
     }
 
     /// <summary>The call's device token, not verified yet; Unauthenticated when it is missing or malformed.</summary>
@@ -76,7 +77,7 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IMemoryCache cache
     }
 
     /// <summary>Remembers a token the device grain accepted, for <see cref="GatewayOptions.DeviceCredentialCacheTime"/>.</summary>
-    public void Remember(PresentedToken token) => cache.Set(token.Header, token.Device, options.Value.DeviceCredentialCacheTime);
+    public void Remember(PresentedToken token) => _verified.Remember(token.Header, token.Device);
 
     public static RpcException NotValid() => Refused("device credential is not valid");
 

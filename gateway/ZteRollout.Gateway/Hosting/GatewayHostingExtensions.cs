@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -37,7 +38,7 @@ public static class GatewayHostingExtensions
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         services.AddSingleton<BlobStore>();
         services.AddSingleton<ApiKeyStore>();
-        services.AddMemoryCache();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeviceAuthenticator>();
 
         // Stateless, so one instance each: gRPC would otherwise construct both for every call.
