@@ -53,16 +53,12 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOp
     /// The device of a token verified lately. Keyed by the header as received (it holds the whole token, which names
     /// the device): such a call neither parses, hashes, allocates a grain reference nor calls a grain to authenticate.
     /// </summary>
-    public AuthenticatedDevice? Cached(ServerCallContext context)
-    {
-        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
-        return header.Length > 0 ? _verified.Find(header) : null;
-    }
+    public AuthenticatedDevice? Cached(ServerCallContext context) => Header(context) is { Length: > 0 } header ? _verified.Find(header) : null;
 
     /// <summary>The call's device token, not verified yet; Unauthenticated when it is missing or malformed.</summary>
     public PresentedToken Parse(ServerCallContext context)
     {
-        string header = context.GetHttpContext().Request.Headers.Authorization.ToString();
+        var header = Header(context);
         if (ApiKeyAuthenticationHandler.Bearer(header) is not { } token)
         {
             throw Refused("missing 'authorization: Bearer <device token>' header");
@@ -78,6 +74,8 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOp
 
     /// <summary>Remembers a token the device grain accepted, for <see cref="GatewayOptions.DeviceCredentialCacheTime"/>.</summary>
     public void Remember(PresentedToken token) => _verified.Remember(token.Header, token.Device);
+
+    private static string Header(ServerCallContext context) => context.GetHttpContext().Request.Headers.Authorization.ToString();
 
     public static RpcException NotValid() => Refused("device credential is not valid");
 

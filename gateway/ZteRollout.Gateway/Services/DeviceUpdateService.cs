@@ -56,18 +56,18 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
 
     private async Task<CheckInResponse> CheckInCoreAsync(CheckInRequest request, ServerCallContext context)
     {
+        // Validating the facts changes nothing, so it runs first; refusals still come in order: credential, then request.
         var problems = new ViolationList();
+        var facts = DeviceRequests.ToFacts(request.Facts, problems);
         if (authenticator.Cached(context) is { } known && known.DeviceId == request.DeviceId)
         {
-            var checkedFacts = DeviceRequests.ToFacts(request.Facts, problems);
             problems.ThrowIfAny();
-            return DeviceRequests.ToProto(await RetryAsync(() => known.Grain.CheckInAsync(checkedFacts), context.CancellationToken));
+            return DeviceRequests.ToProto(await RetryAsync(() => known.Grain.CheckInAsync(facts), context.CancellationToken));
         }
 
         // Not verified lately (a device that checks in every few minutes, usually): the device grain verifies the
         // credential and checks in within one call, rather than one call to verify and another to check in.
         var token = authenticator.Parse(context);
-        var facts = DeviceRequests.ToFacts(request.Facts, problems);
         if (token.Device.DeviceId != request.DeviceId || problems.Count > 0)
         {
             // A refusal either way: the credential is judged first, as for every device call, then the request.
