@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using ZteRollout.Admin.V1;
+using ZteRollout.Shared;
 
 namespace ZteRollout.Cli;
 
@@ -19,7 +20,6 @@ internal sealed class AdminConnection : IDisposable
     public const int ServerError = 2;
     public const int Interrupted = 130;
 
-    private const string KeyFileName = "admin-api-key";
     private readonly GrpcChannel _channel;
 
     private AdminConnection(GrpcChannel channel, string apiKey)
@@ -36,12 +36,19 @@ internal sealed class AdminConnection : IDisposable
     public RolloutAdmin.RolloutAdminClient Client { get; }
 
     /// <summary>Runs a command against the gateway named by the global options and maps its failures to exit codes.</summary>
-    public static async Task<int> RunAsync(ParseResult parse, CancellationToken ct, Func<AdminConnection, Task<int>> command)
+    public static Task<int> RunAsync(ParseResult parse, CancellationToken ct, Func<AdminConnection, Task<int>> command) =>
+        RunAsync(ct, async () =>
+        {
+            using var connection = Open(parse, ResolveApiKey(parse) ?? throw new InputException(NoKey(parse)));
+            return await command(connection);
+        });
+
+    /// <summary>Runs a command that decides itself whether it needs the gateway, and maps its failures to exit codes.</summary>
+    public static async Task<int> RunAsync(CancellationToken ct, Func<Task<int>> command)
     {
         try
         {
-            using var connection = Open(parse);
-            return await command(connection);
+            return await command();
         }
         catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
         {
@@ -59,7 +66,15 @@ internal sealed class AdminConnection : IDisposable
         }
     }
 
-    private static AdminConnection Open(ParseResult parse)
+    /// <summary>A connection when an admin key is at hand; otherwise null, and <paramref name="noKey"/> says why.</summary>
+    public static AdminConnection? TryOpen(ParseResult parse, out string? noKey)
+    {
+        var apiKey = ResolveApiKey(parse);
+        noKey = apiKey is null ? NoKey(parse) : null;
+        return apiKey is null ? null : Open(parse, apiKey);
+    }
+
+    private static AdminConnection Open(ParseResult parse, string apiKey)
     {
         var address = parse.GetRequiredValue(GlobalOptions.Gateway);
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -67,16 +82,15 @@ internal sealed class AdminConnection : IDisposable
             throw new InputException($"--gateway '{address}' is not an http:// or https:// URL.");
         }
 
-        var apiKey = ResolveApiKey(parse.GetValue(GlobalOptions.ApiKey), parse.GetRequiredValue(GlobalOptions.DataDir));
         // Campaign lists and device histories can be large; the default 4 MiB limit would cut them off.
         var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20 });
         return new AdminConnection(channel, apiKey);
     }
 
-    /// <summary>The key from --api-key, else ZTE_API_KEY, else the bootstrap key file a local server writes.</summary>
-    private static string ResolveApiKey(string? explicitKey, string dataDir)
+    /// <summary>The key from --api-key, else ZTE_API_KEY, else the bootstrap key file a local server writes; null when none.</summary>
+    private static string? ResolveApiKey(ParseResult parse)
     {
-        if (!string.IsNullOrWhiteSpace(explicitKey))
+        if (parse.GetValue(GlobalOptions.ApiKey) is { } explicitKey && !string.IsNullOrWhiteSpace(explicitKey))
         {
             return explicitKey.Trim();
         }
@@ -86,14 +100,13 @@ internal sealed class AdminConnection : IDisposable
             return fromEnvironment.Trim();
         }
 
-        var keyFile = Path.Combine(dataDir, KeyFileName);
-        if (File.Exists(keyFile) && File.ReadAllText(keyFile).Trim() is { Length: > 0 } fromFile)
-        {
-            return fromFile;
-        }
-
-        throw new InputException($"no API key: pass --api-key, set ZTE_API_KEY, or point --data-dir at a server data directory ({keyFile} not found).");
+        var keyFile = RolloutDataDirectory.AdminKeyFile(GlobalOptions.DataDirectory(parse));
+        return File.Exists(keyFile) && File.ReadAllText(keyFile).Trim() is { Length: > 0 } fromFile ? fromFile : null;
     }
+
+    private static string NoKey(ParseResult parse) =>
+        $"no API key: pass --api-key, set ZTE_API_KEY, or point --data-dir at a server data directory "
+        + $"({RolloutDataDirectory.AdminKeyFile(GlobalOptions.DataDirectory(parse))} not found; a local server creates it on its first start).";
 
     public void Dispose() => _channel.Dispose();
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ZteRollout.Shared;
 
 namespace ZteRollout.Cli;
 
@@ -24,11 +25,12 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static readonly Option<string> DataDir = new("--data-dir")
+    // No DefaultValueFactory: the default is resolved as the server resolves it (RolloutDataDirectory), at use.
+    public static readonly Option<string?> DataDir = new("--data-dir")
     {
-        Description = "Server data directory whose admin-api-key file is used when no key is given (env ZTE_DATA_DIR).",
+        Description = "Server data directory whose admin-api-key file is used when no key is given "
+            + "(default: env ZTE_DATA_DIR, else $XDG_DATA_HOME/zte-rollout, else ~/.local/share/zte-rollout, as the server).",
         HelpName = "DIR",
-        DefaultValueFactory = _ => FromEnvironment("ZTE_DATA_DIR") ?? "./data",
         Recursive = true,
     };
 
@@ -48,6 +50,10 @@ internal static class GlobalOptions
     }
 
     public static bool WantsJson(ParseResult parse) => parse.GetValue(Output) == JsonOutput;
+
+    /// <summary>The local server's data directory, found the way every ZteRollout process finds it.</summary>
+    public static string DataDirectory(ParseResult parse) =>
+        RolloutDataDirectory.Resolve(parse.GetValue(DataDir), Environment.GetEnvironmentVariable);
 
     private static string? FromEnvironment(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;

@@ -14,8 +14,8 @@ namespace ZteRollout.Cli;
 /// Reads a campaign plan file into the <see cref="CampaignPlan"/> message. Keys are the proto's field names
 /// (snake_case), read through the message descriptors, so the file schema is the contract itself and follows it.
 /// JSON files go through the same reader (JSON is YAML's flow syntax) after a strict JSON syntax check, so both
-/// formats accept the same keys and report the same line-numbered errors. Range checks are the server's:
-/// <c>campaigns validate</c> reports them per field.
+/// formats accept the same keys and report the same line-numbered errors. Range and cross-field checks are the plan
+/// validator's (shared with the server): <c>campaigns validate</c> reports them per field.
 /// </summary>
 internal static partial class PlanFile
 {

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Spectre.Console;
 using ZteRollout.Cli;
 
@@ -8,11 +7,4 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 240;
 }
 
-var root = new RootCommand("zte-rollout: uploads firmware packages, provisions devices and runs staged rollout campaigns.");
-GlobalOptions.AddTo(root);
-root.Subcommands.Add(PackagesCommands.Create());
-root.Subcommands.Add(DevicesCommands.Create());
-root.Subcommands.Add(CampaignsCommands.Create());
-root.Subcommands.Add(FleetCommands.Create());
-
-return await root.Parse(args).InvokeAsync();
+return await RolloutCommandLine.Create().Parse(args).InvokeAsync();

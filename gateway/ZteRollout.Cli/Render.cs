@@ -152,14 +152,7 @@ internal static class Render
     {
         if (!response.Valid)
         {
-            var problems = Table("field", "problem");
-            foreach (var p in response.Problems)
-            {
-                Row(problems, p.Field, p.Description);
-            }
-
-            AnsiConsole.Write(new Markup("[red]invalid[/]\n"));
-            AnsiConsole.Write(problems);
+            Problems(response);
             return false;
         }
 
@@ -173,6 +166,31 @@ internal static class Render
 
         Write(stages, "no stages");
         return true;
+    }
+
+    /// <summary>A plan checked without a server: its problems, or that its syntax and shape are right.</summary>
+    public static bool ShapeValidation(ValidateCampaignResponse response)
+    {
+        if (!response.Valid)
+        {
+            Problems(response);
+            return false;
+        }
+
+        AnsiConsole.Write(new Markup("[green]valid[/]: syntax and shape (no server checks)\n"));
+        return true;
+    }
+
+    private static void Problems(ValidateCampaignResponse response)
+    {
+        var problems = Table("field", "problem");
+        foreach (var p in response.Problems)
+        {
+            Row(problems, p.Field, p.Description);
+        }
+
+        AnsiConsole.Write(new Markup("[red]invalid[/]\n"));
+        AnsiConsole.Write(problems);
     }
 
     public static void CampaignSummary(Campaign c) =>

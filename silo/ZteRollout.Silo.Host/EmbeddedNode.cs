@@ -2,6 +2,7 @@ using System.Net;
 using Orleans.Configuration;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Hosting;
+using ZteRollout.Shared;
 using ZteRollout.Silo;
 using ZteRollout.Silo.Hosting;
 using ZteRollout.Silo.Storage;
@@ -19,6 +20,9 @@ public static class EmbeddedNode
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
     public const string DefaultSiloHealthUrl = "http://127.0.0.1:5081";
+
+    /// <summary>README's next step once the orchestrator runs ("Try the whole path"); kept equal by ReadmeCommandsTests.</summary>
+    public const string SimulatorCommand = "dotnet run --project tests/ZteRollout.FleetSimulator -- --devices 1000 --fail-rate 0.05";
 
     /// <summary>Builds the node. <paramref name="configureServices"/> lets tests replace services (e.g. the clock).</summary>
     public static async Task<WebApplication> BuildAsync(string[] args, Action<IServiceCollection>? configureServices = null, TextWriter? console = null)
@@ -101,22 +105,49 @@ public static class EmbeddedNode
             return siloApp;
         }
 
-        if (ApiKeyStore.EnsureBootstrapKey(dataDirectory) is { } newKey)
-        {
-            // Shown once; the file keeps it for the simulator and the CLI on this machine.
-            console.WriteLine($"Created the local admin API key (shown once; also in {Path.Combine(dataDirectory, ApiKeyStore.BootstrapFileName)}):");
-            console.WriteLine($"  {newKey}");
-        }
-
+        // Shown once, in the start block; the file keeps it for the simulator and the CLI on this machine.
+        var newKey = ApiKeyStore.EnsureBootstrapKey(dataDirectory);
         builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl);
         builder.Services.AddZteRolloutGateway(builder.Configuration, dataDirectory);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseZteRolloutGateway();
+        var dataDirectoryChosen = config["data-dir"] is not null || Environment.GetEnvironmentVariable(RolloutDataDirectory.EnvironmentVariable) is { Length: > 0 };
         app.Lifetime.ApplicationStarted.Register(() =>
-            console.WriteLine($"ZteRollout embedded node ready: data in {dataDirectory}, listening on {string.Join(", ", app.Urls)}"));
+            console.Write(StartBlock(dataDirectory, database, newKey, [.. app.Urls], dataDirectoryChosen)));
         return app;
+    }
+
+    /// <summary>
+    /// What a person needs after starting the embedded node: where its data is, the admin key (on the first start,
+    /// when it was just created), where it listens, and what to run next — the fleet simulator, as README shows it,
+    /// with the options it needs when this node is not on the defaults.
+    /// </summary>
+    private static string StartBlock(string dataDirectory, RolloutDatabase database, string? newAdminKey, IReadOnlyList<string> urls, bool dataDirectoryChosen)
+    {
+        var keyFile = RolloutDataDirectory.AdminKeyFile(dataDirectory);
+        var next = SimulatorCommand;
+        if (urls.Count > 0 && urls[0] != DefaultUrl)
+        {
+            next += " --gateway " + urls[0];
+        }
+
+        if (dataDirectoryChosen)
+        {
+            // Another terminal may not have this process's ZTE_DATA_DIR; the simulator then needs the directory named.
+            next += " --data-dir " + dataDirectory;
+        }
+
+        var text = new System.Text.StringBuilder();
+        text.AppendLine("ZteRollout orchestrator ready (embedded: Orleans silo and gRPC gateway in one process)");
+        text.AppendLine($"  data       {dataDirectory}{(database.Kind == DatabaseKind.Sqlite ? "" : $" (state in {database.Kind})")}");
+        text.AppendLine(newAdminKey is null
+            ? $"  admin key  in {keyFile}"
+            : $"  admin key  {newAdminKey}  (created now and shown once; kept in {keyFile}, owner-only)");
+        text.AppendLine($"  serving    {string.Join(", ", urls)}  (gRPC over HTTP/2; health and reflection)");
+        text.AppendLine($"  next       {next}");
+        return text.ToString();
     }
 
     /// <summary>Applies the schema scripts to the configured database and returns (the <c>migrate</c> command).</summary>

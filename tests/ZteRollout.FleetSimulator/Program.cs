@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using ZteRollout.FleetSimulator;
+using ZteRollout.Shared;
 
 var gateway = new Option<string>("--gateway") { Description = "Server address (h2c or https).", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
 var devices = new Option<int>("--devices") { Description = "Simulated devices.", DefaultValueFactory = _ => 100 };
@@ -15,7 +16,10 @@ var interruptRate = new Option<double>("--interrupt-rate")
     DefaultValueFactory = _ => 0.1,
 };
 var concurrency = new Option<int>("--concurrency") { Description = "Devices running at once.", DefaultValueFactory = _ => 64 };
-var dataDir = new Option<string>("--data-dir") { Description = "Server data directory holding admin-api-key.", DefaultValueFactory = _ => "./data" };
+var dataDir = new Option<string?>("--data-dir")
+{
+    Description = "Server data directory holding admin-api-key (default: env ZTE_DATA_DIR, else $XDG_DATA_HOME/zte-rollout, else ~/.local/share/zte-rollout, as the server).",
+};
 var adminKey = new Option<string?>("--admin-key") { Description = "Admin API key (overrides <data-dir>/admin-api-key)." };
 var workDir = new Option<string?>("--work-dir") { Description = "Where device slot directories go (kept); default a temp directory, deleted at the end." };
 var model = new Option<string>("--model") { Description = "Device model of the fleet and the packages.", DefaultValueFactory = _ => "SIM-1" };
@@ -68,7 +72,7 @@ root.SetAction((parse, ct) => Simulation.RunAsync(
         parse.GetValue(failRate),
         parse.GetValue(interruptRate),
         parse.GetValue(concurrency),
-        parse.GetRequiredValue(dataDir),
+        RolloutDataDirectory.Resolve(parse.GetValue(dataDir), Environment.GetEnvironmentVariable),
         parse.GetValue(adminKey),
         parse.GetValue(workDir),
         parse.GetRequiredValue(model),

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using ZteRollout.Admin.V1;
 using ZteRollout.DeviceAgent;
+using ZteRollout.Shared;
 using Agent = ZteRollout.DeviceAgent.DeviceAgent;
 
 namespace ZteRollout.FleetSimulator;
@@ -37,7 +38,9 @@ internal static class Simulation
         var adminKey = options.AdminKey ?? ReadAdminKey(options.DataDir);
         if (adminKey is null)
         {
-            await Console.Error.WriteLineAsync($"No admin key: pass --admin-key, or --data-dir with an admin-api-key file (tried {options.DataDir}).");
+            await Console.Error.WriteLineAsync(
+                $"No admin key: {RolloutDataDirectory.AdminKeyFile(options.DataDir)} not found. Start the orchestrator first "
+                + "(it creates the key), or pass --admin-key KEY, or --data-dir DIR (env ZTE_DATA_DIR) of the server's data directory.");
             return 1;
         }
 
@@ -123,7 +126,7 @@ internal static class Simulation
 
     private static string? ReadAdminKey(string dataDir)
     {
-        var path = Path.Combine(dataDir, "admin-api-key");
+        var path = RolloutDataDirectory.AdminKeyFile(dataDir);
         return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
     }
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
+using ZteRollout.Shared;
 
 namespace ZteRollout.Gateway.Auth;
 
@@ -13,7 +14,7 @@ public sealed record ApiKeyIdentity(string Name, string Role);
 /// </summary>
 public sealed class ApiKeyStore
 {
-    public const string BootstrapFileName = "admin-api-key";
+    public const string BootstrapFileName = RolloutDataDirectory.AdminKeyFileName;
     private const string KeyPrefix = "zak1_";
     private readonly List<(byte[] Hash, ApiKeyIdentity Identity)> _keys = [];
 

@@ -13,14 +13,15 @@ using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
 using ZteRollout.Gateway.Errors;
 using ZteRollout.Gateway.Services;
+using ZteRollout.Shared;
 
 namespace ZteRollout.Gateway.Hosting;
 
 public static class GatewayHostingExtensions
 {
-    /// <summary>The data directory every ZteRollout process uses: <c>--data-dir</c>, else <c>ZTE_DATA_DIR</c>, else <c>./data</c>.</summary>
+    /// <summary>The data directory of a server process, resolved as every ZteRollout process resolves it (<see cref="RolloutDataDirectory"/>).</summary>
     public static string DataDirectory(IConfiguration configuration) =>
-        Path.GetFullPath(configuration["data-dir"] ?? Environment.GetEnvironmentVariable("ZTE_DATA_DIR") ?? "data");
+        RolloutDataDirectory.Resolve(configuration["data-dir"], Environment.GetEnvironmentVariable);
 
     /// <summary>
     /// Registers the gRPC services, authentication, authorization and the blob store. The Orleans side (a co-hosted

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using ZteRollout.Protos.Mapping;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
@@ -141,51 +142,8 @@ public static partial class AdminRequests
         return id;
     }
 
-    public static CampaignPlan ToPlan(A.CampaignPlan? plan)
-    {
-        if (plan is null)
-        {
-            throw RolloutException.InvalidField("plan", "is required");
-        }
-
-        var e = plan.Eligibility ?? new A.Eligibility();
-        var mapped = new CampaignPlan(
-            plan.Name,
-            [.. plan.Targets.Select(t => new CampaignTarget(t.Model, t.PackageId))],
-            new Eligibility([.. e.Models], [.. e.CurrentVersions], NullIfEmpty(e.MinCurrentVersion), NullIfEmpty(e.MaxCurrentVersion),
-                [.. e.HardwareRevisions], [.. e.Regions], [.. e.Carriers])
-            {
-                Tags = [.. e.Tags],
-                AllowDevices = [.. e.AllowDevices],
-                DenyDevices = [.. e.DenyDevices],
-            },
-            plan.Priority,
-            plan.InProgressTimeoutSeconds == 0 ? CampaignPlan.DefaultInProgressTimeout : TimeSpan.FromSeconds(plan.InProgressTimeoutSeconds))
-        {
-            AutoAdvance = !plan.HasAutoAdvance || plan.AutoAdvance,
-            Rollback = plan.Rollback,
-            Retry = plan.Retry is { } r
-                ? new RetryPolicy(r.MaxAttempts == 0 ? 1 : (int)Math.Min(r.MaxAttempts, int.MaxValue), TimeSpan.FromSeconds(r.BackoffSeconds), [.. r.RetryableErrorCodes])
-                : RetryPolicy.None,
-            Halt = new HaltPolicy(
-                plan.Halt?.Threshold is { } t ? new ThresholdPolicy(t.MaxFailureRate, (int)Math.Min(t.MinCompleted, int.MaxValue)) : null,
-                plan.Halt?.Sequential is { } q ? new SequentialPolicy(q.P0, q.P1, q.Alpha, q.Beta) : null),
-            RateLimit = plan.RateLimit is { } l
-                ? new RateLimit((int)Math.Min(l.MaxOffersPerMinute, int.MaxValue),
-                    l.InitialOffersPerMinute == 0 ? null : (int)Math.Min(l.InitialOffersPerMinute, int.MaxValue),
-                    l.RampDoublingSeconds == 0 ? null : TimeSpan.FromSeconds(l.RampDoublingSeconds))
-                : null,
-        };
-        if (plan.Stages.Count > 0)
-        {
-            mapped = mapped with
-            {
-                Stages = [.. plan.Stages.Select(st => new StagePlan(st.Percent, TimeSpan.FromSeconds(st.MinSoakSeconds), (int)Math.Min(st.GateMinCompleted, int.MaxValue), st.GateMinSuccessRate))],
-            };
-        }
-
-        return mapped;
-    }
+    public static CampaignPlan ToPlan(A.CampaignPlan? plan) =>
+        plan is null ? throw RolloutException.InvalidField("plan", "is required") : CampaignPlanMapping.ToDomain(plan);
 
     public static A.Stage ToProto(StagePlan stage) => new()
     {
@@ -408,6 +366,4 @@ public static partial class AdminRequests
     };
 
     private static ImmutableArray<string> OrEmpty(ImmutableArray<string> list) => list.IsDefault ? [] : list;
-
-    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 }

@@ -14,7 +14,18 @@ public static class CampaignPlanValidator
     public static readonly TimeSpan MaxInProgressTimeout = TimeSpan.FromDays(30);
     public const int MaxRetryAttempts = 20;
 
-    public static IReadOnlyList<FieldViolation> Validate(CampaignPlan plan, Func<string, PackageRecord?> findPackage)
+    public static IReadOnlyList<FieldViolation> Validate(CampaignPlan plan, Func<string, PackageRecord?> findPackage) =>
+        Check(plan, findPackage);
+
+    /// <summary>
+    /// Every check that needs no package catalogue, for a plan checked where no server is at hand (the CLI's
+    /// <c>campaigns validate</c>): a target's package id must be given, but whether it exists, is FULL, fits the model
+    /// and is no downgrade is left to <see cref="Validate"/>.
+    /// </summary>
+    public static IReadOnlyList<FieldViolation> ValidateShape(CampaignPlan plan) => Check(plan, findPackage: null);
+
+    /// <summary>Checks a plan; package checks only with a <paramref name="findPackage"/>.</summary>
+    private static IReadOnlyList<FieldViolation> Check(CampaignPlan plan, Func<string, PackageRecord?>? findPackage)
     {
         var problems = new ViolationList();
         if (string.IsNullOrWhiteSpace(plan.Name))
@@ -54,7 +65,7 @@ public static class CampaignPlanValidator
             ValidateRateLimit(rateLimit, problems);
         }
 
-        if (!plan.Rollback && !plan.Targets.IsDefaultOrEmpty)
+        if (!plan.Rollback && !plan.Targets.IsDefaultOrEmpty && findPackage is not null)
         {
             ValidateNoDowngrade(plan, findPackage, problems);
         }
@@ -63,7 +74,7 @@ public static class CampaignPlanValidator
     }
 
     private static void ValidateTarget(
-        CampaignTarget target, string field, HashSet<string> seen, Func<string, PackageRecord?> findPackage, ViolationList problems)
+        CampaignTarget target, string field, HashSet<string> seen, Func<string, PackageRecord?>? findPackage, ViolationList problems)
     {
         if (string.IsNullOrWhiteSpace(target.Model))
         {
@@ -77,6 +88,11 @@ public static class CampaignPlanValidator
         if (string.IsNullOrWhiteSpace(target.PackageId))
         {
             problems.Add(field + ".package_id", "must not be empty");
+            return;
+        }
+
+        if (findPackage is null)
+        {
             return;
         }
 

@@ -184,6 +184,21 @@ public sealed class CampaignPlanValidatorTests
             problems);
     }
 
+    [Fact]
+    public void ValidateShape_UnknownPackage_LeavesPackageChecksToTheServerAndStillChecksTheRest()
+    {
+        var plan = ValidPlan() with { Targets = [new CampaignTarget("MF-A", "pkg-missing"), new CampaignTarget("MF-B", " ")], Stages = [] };
+
+        var problems = CampaignPlanValidator.ValidateShape(plan);
+
+        Assert.Equal(
+            [
+                new FieldViolation("plan.targets[1].package_id", "must not be empty"),
+                new FieldViolation("plan.stages", "must have at least one stage"),
+            ],
+            problems);
+    }
+
     private static IReadOnlyList<FieldViolation> Validate(CampaignPlan plan) =>
         CampaignPlanValidator.Validate(plan, id => Packages.GetValueOrDefault(id));
 

@@ -13,6 +13,20 @@ public static class TestPaths
         return path;
     }
 
+    /// <summary>The repository this test assembly was built from: the nearest folder above it with ZteRollout.sln.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "ZteRollout.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No ZteRollout.sln above {AppContext.BaseDirectory}.");
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
