@@ -11,8 +11,23 @@ public sealed class RolloutSiloOptions
     /// <summary>Seconds a device is told to wait before its next check-in.</summary>
     public int CheckInIntervalSeconds { get; set; } = 300;
 
-    /// <summary>Finished offers kept per device for operators.</summary>
-    public int HistoryLimit { get; set; } = 20;
+    /// <summary>
+    /// Finished offers kept in a device's state for operators (without their manifests). Every offer's outcome also
+    /// lives in its campaign's ledger row; the cap keeps the state, and so each write, small.
+    /// </summary>
+    public int HistoryLimit { get; set; } = 5;
+
+    /// <summary>
+    /// How long a device grain stays in memory after its last call. A node holds every registered device in the
+    /// database but only the recently active ones in memory; a device polling every few minutes stays active.
+    /// </summary>
+    public TimeSpan DeviceIdleTime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How often a campaign's stats shards re-read their ledger rows. It bounds how long an outcome whose delivery to
+    /// the shard was lost (its silo died after the device's commit) stays uncounted.
+    /// </summary>
+    public TimeSpan StatsReconcileInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How often each silo asks the campaign directory for a newer snapshot, besides being pushed one.</summary>
     public TimeSpan SnapshotPollInterval { get; set; } = TimeSpan.FromSeconds(1);

@@ -204,10 +204,9 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
             .ToImmutableDictionary(g => g.Key, g => packages[g.First().PackageId]!.Manifest.Version);
         var stagePercents = plan.Stages.Select(st => Math.Clamp(st.Percent, 0, 100)).ToImmutableArray();
         var query = new DryRunQuery(plan.Eligibility, targetVersions, plan.Rollback, id, stagePercents);
-        var results = await Task.WhenAll(Enumerable.Range(0, IDeviceRegistryGrain.ShardCount)
-            .Select(i => grains.GetGrain<IDeviceRegistryGrain>(i).DryRunAsync(query)));
-        response.EligibleDevices = (ulong)results.Sum(r => r.Eligible);
-        response.DevicesPerStage.AddRange(Enumerable.Range(0, stagePercents.Length).Select(i => (ulong)results.Sum(r => r.PerStage[i])));
+        var result = await grains.GetGrain<IDeviceRegistryGrain>(0).DryRunAsync(query);
+        response.EligibleDevices = (ulong)result.Eligible;
+        response.DevicesPerStage.AddRange(result.PerStage.Select(n => (ulong)n));
         return response;
     }
 

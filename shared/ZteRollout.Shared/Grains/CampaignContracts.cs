@@ -188,6 +188,14 @@ public sealed record OutcomeEvent(
     [Id(9)]
     public bool RetryPending { get; init; }
 
+    /// <summary>Failed attempts of the device in this campaign so far, this event's included (the device counts them).</summary>
+    [Id(10)]
+    public int FailedAttempts { get; init; }
+
+    /// <summary>The error code of the device's latest failed attempt in this campaign, if any.</summary>
+    [Id(11)]
+    public string? LastFailureCode { get; init; }
+
     public static bool IsFailure(DeviceOutcome outcome) =>
         outcome is DeviceOutcome.Failed or DeviceOutcome.RolledBack or DeviceOutcome.TimedOut;
 
@@ -211,7 +219,10 @@ public sealed record OutcomeEvent(
 [Alias("zte.ICampaignStatsGrain")]
 public interface ICampaignStatsGrain : IGrainWithStringKey
 {
-    /// <summary>Applies events (idempotently) and returns once they are stored.</summary>
+    /// <summary>
+    /// Counts events (idempotently, by per-device sequence). The events are already stored in the campaign's ledger
+    /// rows by the device's own write; the shard keeps the counts those rows add up to.
+    /// </summary>
     [Alias("Apply")]
     Task ApplyAsync(ImmutableArray<OutcomeEvent> events);
 
@@ -310,27 +321,16 @@ public sealed record FleetStatus(
     [property: Id(3)] DateTimeOffset? At);
 
 /// <summary>
-/// An index of registered devices and their last facts, sharded by device id, for dry runs. Key: shard number.
+/// Queries over the device registry (one row per device in the database, written with each device's state), for
+/// dry runs. A stateless worker: any silo answers; the key is always 0.
 /// </summary>
 [Alias("zte.IDeviceRegistryGrain")]
 public interface IDeviceRegistryGrain : IGrainWithIntegerKey
 {
-    /// <summary>Shards of the index; as for campaign stats, a shard's write costs in proportion to its size.</summary>
-    public const int ShardCount = 256;
-
-    [Alias("Upsert")]
-    Task UpsertAsync(string deviceId, RegistryEntry entry);
-
     /// <summary>How many devices the query admits, and how many of them each stage would expose (cumulative).</summary>
     [Alias("DryRun")]
     Task<DryRunResult> DryRunAsync(DryRunQuery query);
 }
-
-/// <summary>What the registry keeps of a device: its tags and last reported facts (null before its first check-in).</summary>
-[GenerateSerializer, Immutable, Alias("zte.RegistryEntry")]
-public sealed record RegistryEntry(
-    [property: Id(0)] ImmutableArray<string> Tags,
-    [property: Id(1)] DeviceFacts? Facts);
 
 /// <summary>A plan reduced to what decides reach: eligibility, target version per model, stages and bucket salt.</summary>
 [GenerateSerializer, Immutable, Alias("zte.DryRunQuery")]

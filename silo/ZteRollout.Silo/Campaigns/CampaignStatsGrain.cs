@@ -1,109 +1,65 @@
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Grains;
+using ZteRollout.Silo.Storage;
 
 namespace ZteRollout.Silo.Campaigns;
 
-/// <summary>A device's latest counted status in one campaign, and how many of its attempts failed.</summary>
-[GenerateSerializer, Immutable, Alias("zte.StatsEntry")]
+/// <summary>A device's latest counted status in one campaign (its ledger row in memory), and how many of its attempts failed.</summary>
 public sealed record StatsEntry(
-    [property: Id(0)] long Sequence,
-    [property: Id(1)] DeviceOutcome Outcome,
-    [property: Id(2)] string? ErrorCode,
-    [property: Id(3)] Cohort Cohort)
+    long Sequence,
+    DeviceOutcome Outcome,
+    string? ErrorCode,
+    Cohort Cohort)
 {
-    [Id(4)]
     public int Stage { get; init; }
 
     /// <summary>Failure outcomes applied for this device (each attempt once), so halting sees failures a retry later hid.</summary>
-    [Id(5)]
     public int FailedAttempts { get; init; }
 
-    [Id(6)]
     public string? OfferId { get; init; }
 
-    [Id(7)]
     public DateTimeOffset? Deadline { get; init; }
 
-    [Id(8)]
     public bool RetryPending { get; init; }
+
+    public string? LastFailureCode { get; init; }
 
     public bool IsOpen => Outcome is DeviceOutcome.Offered or DeviceOutcome.InProgress or DeviceOutcome.Installed;
 }
 
-[GenerateSerializer, Alias("zte.CampaignStatsState")]
-public sealed class CampaignStatsState
-{
-    [Id(0)]
-    public Dictionary<string, StatsEntry> Devices { get; set; } = [];
-
-    /// <summary>Failures per error code over every attempt.</summary>
-    [Id(1)]
-    public Dictionary<string, long> ErrorCodes { get; set; } = [];
-
-    /// <summary>Grows with every stored change, so the campaign can ignore an older summary that arrives late.</summary>
-    [Id(2)]
-    public long Sequence { get; set; }
-}
-
 /// <summary>
-/// One shard of a campaign's counts. It keeps each device's latest status (not a running tally), so a repeated
-/// or stale event changes nothing and the counts always equal the device states. Interleaved calls share one
-/// storage write (group commit): many devices' outcomes cost one write, and each caller returns after it.
-/// After each stored batch the shard sends its whole summary to the campaign (coalesced the same way), which
-/// is how outcomes reach the halt policy in batches rather than one call per device.
+/// One shard of a campaign's counts: an in-memory view of the campaign's ledger rows for the shard's devices.
+/// The rows are the truth: each device writes its row (only when its sequence is newer) in the same transaction as
+/// its own state, so an outcome is stored, and counted exactly once, before the device hears back. The shard loads
+/// its rows when it activates, counts each delivered event once (by per-device sequence), and re-reads its rows
+/// every <see cref="RolloutSiloOptions.StatsReconcileInterval"/>, so an event whose delivery was lost (a silo died
+/// between the device's commit and the call) is counted within that bound. The shard writes nothing: a change costs
+/// the same however many devices the campaign has. Its summary is kept up to date per event, not rebuilt.
+/// After each change the shard sends its whole summary to the campaign (coalesced), which is how outcomes reach
+/// the halt policy in batches rather than one call per device.
 /// </summary>
 [Reentrant]
 public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 {
-    private readonly IPersistentState<CampaignStatsState> _state;
+    private readonly RowQueries _rows;
     private readonly ILogger<CampaignStatsGrain> _logger;
-    private readonly GroupCommit _commit;
+    private readonly IOptions<RolloutSiloOptions> _options;
     private readonly GroupCommit _notify;
+    private readonly Dictionary<string, StatsEntry> _devices = new(StringComparer.Ordinal);
+    private readonly ShardTally _tally = new();
+    private long _sequence;
+    private ShardSummary? _summary;
 
-    public CampaignStatsGrain(
-        [PersistentState("stats", RolloutStorage.Name)] IPersistentState<CampaignStatsState> state,
-        ILogger<CampaignStatsGrain> logger)
+    public CampaignStatsGrain(RowQueries rows, IOptions<RolloutSiloOptions> options, ILogger<CampaignStatsGrain> logger)
     {
-        _state = state;
+        _rows = rows;
+        _options = options;
         _logger = logger;
-        _commit = new GroupCommit(WriteAsync);
         _notify = new GroupCommit(NotifyCampaignAsync);
-    }
-
-    private CampaignStatsState? _live;
-
-    /// <summary>
-    /// The state calls change. What <c>_state.State</c> holds is the last stored copy: summaries are built from it,
-    /// so the campaign never counts an outcome that a failed write could still lose.
-    /// </summary>
-    private CampaignStatsState Live => _live ??= Copy(_state.State);
-
-    private static CampaignStatsState Copy(CampaignStatsState s) => new()
-    {
-        // Entries are immutable records, so a shallow copy is a snapshot.
-        Devices = new Dictionary<string, StatsEntry>(s.Devices, StringComparer.Ordinal),
-        ErrorCodes = new Dictionary<string, long>(s.ErrorCodes, StringComparer.Ordinal),
-        Sequence = s.Sequence,
-    };
-
-    private async Task WriteAsync()
-    {
-        // Interleaved calls change the live state while a write is under way, and the storage provider serializes
-        // off the grain's scheduler: each write gets its own copy.
-        var stored = _state.State;
-        _state.State = Copy(Live);
-        try
-        {
-            await _state.WriteStateAsync();
-        }
-        catch
-        {
-            _state.State = stored;
-            throw;
-        }
     }
 
     private string Key => this.GetPrimaryKeyString();
@@ -112,44 +68,77 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     private int Shard => int.Parse(Key[(Key.LastIndexOf('/') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
-    public async Task ApplyAsync(ImmutableArray<OutcomeEvent> events)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var s = Live;
+        Apply(await _rows.ReadShardLedgerAsync(CampaignId, Shard, cancellationToken));
+        var every = _options.Value.StatsReconcileInterval;
+        this.RegisterGrainTimer(ReconcileAsync, new GrainTimerCreationOptions { DueTime = every, Period = every, Interleave = true });
+    }
+
+    public Task ApplyAsync(ImmutableArray<OutcomeEvent> events)
+    {
+        if (Apply(events))
+        {
+            // The caller (a device) need not wait for the campaign: its event is stored, and summaries are idempotent.
+            _ = _notify.CommitAsync();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Counts what the ledger holds that this shard has not seen (an event whose delivery was lost).</summary>
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (Apply(await _rows.ReadShardLedgerAsync(CampaignId, Shard, cancellationToken)))
+            {
+                _logger.LogInformation("Shard {Key}: counted ledger rows whose events were not delivered", Key);
+                await _notify.CommitAsync();
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Shard {Key}: ledger re-read failed; will try again", Key);
+        }
+    }
+
+    private bool Apply(IEnumerable<OutcomeEvent> events)
+    {
         var changed = false;
         foreach (var e in events)
         {
-            var known = s.Devices.GetValueOrDefault(e.DeviceId);
+            var known = _devices.GetValueOrDefault(e.DeviceId);
             if (known is not null && known.Sequence >= e.Sequence)
             {
                 continue;
             }
 
-            var failed = OutcomeEvent.IsFailure(e.Outcome);
-            if (failed)
-            {
-                var code = e.ErrorCode ?? "E_UNSPECIFIED";
-                s.ErrorCodes[code] = s.ErrorCodes.GetValueOrDefault(code) + 1;
-            }
-
-            s.Devices[e.DeviceId] = new StatsEntry(e.Sequence, e.Outcome, e.ErrorCode, e.Cohort)
+            var entry = new StatsEntry(e.Sequence, e.Outcome, e.ErrorCode, e.Cohort)
             {
                 Stage = e.Stage,
-                FailedAttempts = (known?.FailedAttempts ?? 0) + (failed ? 1 : 0),
+                FailedAttempts = e.FailedAttempts,
+                LastFailureCode = e.LastFailureCode,
                 OfferId = e.OfferId,
                 Deadline = e.Deadline,
-                RetryPending = failed && e.RetryPending,
+                RetryPending = OutcomeEvent.IsFailure(e.Outcome) && e.RetryPending,
             };
+            if (known is not null)
+            {
+                _tally.Remove(known);
+            }
+
+            _tally.Add(entry);
+            _devices[e.DeviceId] = entry;
             changed = true;
         }
 
         if (changed)
         {
-            s.Sequence++;
-            await _commit.CommitAsync();
-
-            // The caller (a device) need not wait for the campaign: its event is stored, and summaries are idempotent.
-            _ = _notify.CommitAsync();
+            _sequence++;
         }
+
+        return changed;
     }
 
     public Task<CampaignCounts> GetCountsAsync() =>
@@ -159,7 +148,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     public async Task<int> SweepTimeoutsAsync(DateTimeOffset now)
     {
-        var overdue = Live.Devices
+        var overdue = _devices
             .Where(d => d.Value.IsOpen && d.Value.Deadline < now && d.Value.OfferId is not null)
             .Select(d => (DeviceId: d.Key, OfferId: d.Value.OfferId!))
             .ToList();
@@ -182,50 +171,81 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
         }
     }
 
-    private ShardSummary? _summary;
-
-    /// <summary>The summary of the stored state, rebuilt only after a write (reads and pushes share it).</summary>
+    /// <summary>The summary of the counted events, rebuilt only after a change (reads and pushes share it).</summary>
     private ShardSummary BuildSummary() =>
-        _summary is { } known && known.Sequence == _state.State.Sequence ? known : _summary = Summarize();
+        _summary is { } known && known.Sequence == _sequence ? known : _summary = _tally.ToSummary(Shard, _sequence);
 
-    private ShardSummary Summarize()
+    /// <summary>
+    /// A shard's figures, kept per event: each device's entry is added when counted and removed when a newer one
+    /// replaces it, so no change costs more as the shard grows.
+    /// </summary>
+    private sealed class ShardTally
     {
-        var perStage = new List<MutableCounts>();
-        var cohorts = new Dictionary<(string, string), (long Completed, long Failures)>();
-        long completedAttempts = 0, failedAttempts = 0, retryPending = 0;
-        foreach (var entry in _state.State.Devices.Values)
+        private readonly List<MutableCounts> _perStage = [];
+        private readonly Dictionary<(string, string), (long Completed, long Failures)> _cohorts = [];
+        private readonly Dictionary<string, long> _errorCodes = new(StringComparer.Ordinal);
+        private long _completedAttempts, _failedAttempts, _retryPending;
+
+        public void Add(StatsEntry entry) => Count(entry, +1);
+
+        public void Remove(StatsEntry entry) => Count(entry, -1);
+
+        private void Count(StatsEntry entry, int sign)
         {
             var stage = Math.Max(0, entry.Stage);
-            while (perStage.Count <= stage)
+            while (_perStage.Count <= stage)
             {
-                perStage.Add(new MutableCounts());
+                _perStage.Add(new MutableCounts());
             }
 
-            perStage[stage].Add(entry.Outcome);
+            _perStage[stage].Add(entry.Outcome, sign);
             var completed = entry.FailedAttempts + (entry.Outcome == DeviceOutcome.Succeeded ? 1 : 0);
-            completedAttempts += completed;
-            failedAttempts += entry.FailedAttempts;
-            retryPending += entry.RetryPending ? 1 : 0;
+            _completedAttempts += sign * completed;
+            _failedAttempts += sign * entry.FailedAttempts;
+            _retryPending += entry.RetryPending ? sign : 0;
+            if (entry.FailedAttempts > 0)
+            {
+                // Every failed attempt of the device is attributed to its latest failure code.
+                var code = entry.LastFailureCode ?? entry.ErrorCode ?? "E_UNSPECIFIED";
+                var left = _errorCodes.GetValueOrDefault(code) + (sign * entry.FailedAttempts);
+                if (left == 0)
+                {
+                    _errorCodes.Remove(code);
+                }
+                else
+                {
+                    _errorCodes[code] = left;
+                }
+            }
+
             if (completed > 0)
             {
                 foreach (var key in CohortKeys(entry.Cohort))
                 {
-                    var (c, f) = cohorts.GetValueOrDefault(key);
-                    cohorts[key] = (c + completed, f + entry.FailedAttempts);
+                    var (c, f) = _cohorts.GetValueOrDefault(key);
+                    (c, f) = (c + (sign * completed), f + (sign * entry.FailedAttempts));
+                    if (c == 0 && f == 0)
+                    {
+                        _cohorts.Remove(key);
+                    }
+                    else
+                    {
+                        _cohorts[key] = (c, f);
+                    }
                 }
             }
         }
 
-        return new ShardSummary(
-            Shard,
-            [.. perStage.Select(c => c.ToCounts())],
-            [.. cohorts.Select(c => new CohortTally(c.Key.Item1, c.Key.Item2, c.Value.Completed, c.Value.Failures))],
-            _state.State.ErrorCodes.ToImmutableDictionary(),
-            completedAttempts,
-            failedAttempts,
-            _state.State.Sequence)
+        public ShardSummary ToSummary(int shard, long sequence) => new(
+            shard,
+            [.. _perStage.Select(c => c.ToCounts())],
+            [.. _cohorts.Select(c => new CohortTally(c.Key.Item1, c.Key.Item2, c.Value.Completed, c.Value.Failures))],
+            _errorCodes.ToImmutableDictionary(),
+            _completedAttempts,
+            _failedAttempts,
+            sequence)
         {
-            RetryPending = retryPending,
+            RetryPending = _retryPending,
         };
     }
 
@@ -242,23 +262,23 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
     {
         private long _offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled, _waiting;
 
-        public void Add(DeviceOutcome outcome)
+        public void Add(DeviceOutcome outcome, int sign)
         {
             switch (outcome)
             {
-                case DeviceOutcome.Waiting: _waiting++; return;
-                case DeviceOutcome.Deferred: _deferred++; return;
-                case DeviceOutcome.InProgress: _inProgress++; break;
-                case DeviceOutcome.Installed: _installed++; break;
-                case DeviceOutcome.Succeeded: _succeeded++; break;
-                case DeviceOutcome.Failed: _failed++; break;
-                case DeviceOutcome.RolledBack: _rolledBack++; break;
-                case DeviceOutcome.TimedOut: _timedOut++; break;
-                case DeviceOutcome.Canceled: _canceled++; break;
+                case DeviceOutcome.Waiting: _waiting += sign; return;
+                case DeviceOutcome.Deferred: _deferred += sign; return;
+                case DeviceOutcome.InProgress: _inProgress += sign; break;
+                case DeviceOutcome.Installed: _installed += sign; break;
+                case DeviceOutcome.Succeeded: _succeeded += sign; break;
+                case DeviceOutcome.Failed: _failed += sign; break;
+                case DeviceOutcome.RolledBack: _rolledBack += sign; break;
+                case DeviceOutcome.TimedOut: _timedOut += sign; break;
+                case DeviceOutcome.Canceled: _canceled += sign; break;
             }
 
             // Every device past waiting and deferral was offered once (its latest offer counts).
-            _offered++;
+            _offered += sign;
         }
 
         public CampaignCounts ToCounts() =>

@@ -9,12 +9,39 @@ using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
 using Orleans.Placement;
 using ZteRollout.Silo.Campaigns;
+using ZteRollout.Silo.Storage;
 
 namespace ZteRollout.Silo.Devices;
 
+/// <summary>
+/// A device's stored state: small and bounded (one open offer, a few finished ones without manifests, a window of
+/// report ids per offer), so a write costs the same for every device. It carries the registry and ledger rows its
+/// next write must store with it (<see cref="IRowCarrier"/>); those are not part of the blob.
+/// </summary>
 [GenerateSerializer, Alias("zte.DeviceState")]
-public sealed class DeviceState
+public sealed class DeviceState : IRowCarrier
 {
+    [NonSerialized]
+    private List<RowChange>? _rows;
+
+    /// <summary>Adds a row for the next write of this state to store in the same transaction.</summary>
+    public void AddRow(RowChange row) => (_rows ??= []).Add(row);
+
+    public IReadOnlyList<RowChange> TakeRows()
+    {
+        var rows = (IReadOnlyList<RowChange>?)_rows ?? [];
+        _rows = null;
+        return rows;
+    }
+
+    public void RestoreRows(IReadOnlyList<RowChange> rows)
+    {
+        if (rows.Count > 0)
+        {
+            (_rows ??= []).InsertRange(0, rows);
+        }
+    }
+
     [Id(0)]
     public bool Registered { get; set; }
 
@@ -48,9 +75,7 @@ public sealed class DeviceState
     [Id(9)]
     public long OutcomeSequence { get; set; }
 
-    /// <summary>Outcome events stored with the change that caused them and not yet acknowledged by the campaign.</summary>
-    [Id(10)]
-    public List<OutcomeEvent> Outbox { get; set; } = [];
+    // Id 10 held an outbox of outcome events; they are now stored as ledger rows in the same write. Not to be reused.
 
     /// <summary>The latest counted outcome per campaign.</summary>
     [Id(11)]
@@ -59,8 +84,7 @@ public sealed class DeviceState
     [Id(12)]
     public long OfferCounter { get; set; }
 
-    [Id(13)]
-    public DateTimeOffset? FactsStoredAt { get; set; }
+    // Id 13 held when facts were last stored; last-seen now goes to the registry row. Not to be reused.
 
     /// <summary>Offers made per campaign and the last failure, for the retry budget and backoff.</summary>
     [Id(14)]
@@ -72,7 +96,12 @@ public sealed class DeviceState
 public sealed record CampaignAttempts(
     [property: Id(0)] int Offers,
     [property: Id(1)] DateTimeOffset? LastFailureAt,
-    [property: Id(2)] string? LastErrorCode);
+    [property: Id(2)] string? LastErrorCode)
+{
+    /// <summary>Failed attempts (FAILED, ROLLED_BACK, TIMED_OUT) so far; the ledger row carries it.</summary>
+    [Id(3)]
+    public int Failures { get; init; }
+}
 
 /// <summary>
 /// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer,
@@ -83,20 +112,25 @@ public sealed record CampaignAttempts(
 /// </summary>
 [RandomPlacement]
 public sealed class DeviceGrain(
-    [PersistentState("device", RolloutStorage.Name)] IPersistentState<DeviceState> state,
+    [PersistentState("device", RolloutStorage.Hot)] IPersistentState<DeviceState> state,
     SnapshotCache snapshots,
     OfferRateLimiter rateLimiter,
+    GroupCommitWriter writer,
     RolloutClock clock,
     IOptions<RolloutSiloOptions> options,
-    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain, IRemindable
+    ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
-    private const string OutboxReminder = "outbox";
-    private bool _outboxReminderSet;
+    /// <summary>Last-seen goes to the registry row at most this often, off the check-in's path.</summary>
+    private static readonly TimeSpan LastSeenInterval = TimeSpan.FromMinutes(10);
 
-    /// <summary>Facts that only refresh (battery, storage, last seen) are stored at most this often.</summary>
-    private static readonly TimeSpan FactsStoreInterval = TimeSpan.FromMinutes(10);
-    private const int ReportIdsKept = 128;
+    /// <summary>Report ids remembered per offer: enough for any agent's retries of its recent reports.</summary>
+    private const int ReportIdsKept = 16;
     private IGrainTimer? _outboxTimer;
+    private DateTimeOffset? _lastSeenPosted;
+
+    // Outcome events whose ledger rows are stored but that the campaign's stats shard has not counted yet. Memory
+    // only: the rows are the record, and a shard re-reads its rows, so an event lost with this silo is still counted.
+    private readonly List<OutcomeEvent> _outbox = [];
 
     // This device's bucket per campaign salt: fixed for a campaign's life, so computed once per activation.
     private readonly Dictionary<string, int> _buckets = new(StringComparer.Ordinal);
@@ -106,16 +140,6 @@ public sealed class DeviceGrain(
     private string DeviceId => _deviceId ??= GrainKeys.DeviceIdOf(this.GetPrimaryKeyString());
 
     private DeviceState S => state.State;
-
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        if (S.Outbox.Count > 0)
-        {
-            ScheduleOutboxRetry();
-        }
-
-        return Task.CompletedTask;
-    }
 
     public async Task RegisterAsync(byte[] credentialHash, ImmutableArray<string> tags, bool rotate)
     {
@@ -129,8 +153,8 @@ public sealed class DeviceGrain(
         S.Registered = true;
         S.CredentialHash = credentialHash;
         S.Tags = keepTags ? S.Tags : tags;
+        S.AddRow(new DeviceRowChange(DeviceId, S.Tags, S.Facts));
         await state.WriteStateAsync();
-        await Registry.UpsertAsync(DeviceId, new RegistryEntry(S.Tags, S.Facts));
     }
 
     public Task<bool> IsRegisteredAsync() => Task.FromResult(S.Registered);
@@ -146,7 +170,7 @@ public sealed class DeviceGrain(
         RequireRegistered();
         var now = clock.UtcNow;
         var identityChanged = S.Facts is null || facts.IdentityDiffers(S.Facts);
-        var dirty = identityChanged || S.FactsStoredAt is null || now - S.FactsStoredAt >= FactsStoreInterval;
+        var dirty = identityChanged;
         if (!facts.Equals(S.Facts))
         {
             // Keeping the stored instance when nothing changed spares the GC a long-lived grain pointing at a new
@@ -164,7 +188,14 @@ public sealed class DeviceGrain(
 
         if (identityChanged)
         {
-            await Registry.UpsertAsync(DeviceId, new RegistryEntry(S.Tags, facts));
+            S.AddRow(new DeviceRowChange(DeviceId, S.Tags, facts));
+        }
+
+        if (_lastSeenPosted is null || now - _lastSeenPosted >= LastSeenInterval)
+        {
+            // Nobody waits for it: it rides along with the next group commit.
+            writer.Post(new LastSeenChange(DeviceId, now));
+            _lastSeenPosted = now;
         }
 
         var snapshot = await snapshots.GetAsync();
@@ -298,6 +329,19 @@ public sealed class DeviceGrain(
             return new ReportResult(offer.Status, Duplicate: true);
         }
 
+        if (report.Step == OfferStatus.Downloading && offer.Status == OfferStatus.Downloading)
+        {
+            // Progress within the download changes nothing that must survive a crash (the device resumes from its own
+            // offset): kept in memory, acknowledged without a transaction, stored with the next real change.
+            S.Offer = offer with
+            {
+                BytesDownloaded = Math.Max(offer.BytesDownloaded, report.BytesDownloaded),
+                UpdatedAt = clock.UtcNow,
+                AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId),
+            };
+            return new ReportResult(offer.Status, Duplicate: false);
+        }
+
         if (!InstallLifecycle.CanMove(offer.Status, report.Step))
         {
             throw RolloutException.FailedPrecondition(
@@ -349,9 +393,6 @@ public sealed class DeviceGrain(
     private const int RateLimitedRetrySeconds = 30;
 
     private int CheckInInterval => options.Value.CheckInIntervalSeconds;
-
-    private IDeviceRegistryGrain Registry =>
-        GrainFactory.GetGrain<IDeviceRegistryGrain>((long)(StatsSharding.Fnv1a(DeviceId) % IDeviceRegistryGrain.ShardCount));
 
     private static string Name<T>(T value)
         where T : struct, Enum => value switch
@@ -409,7 +450,9 @@ public sealed class DeviceGrain(
     {
         if (S.Offer is { } previous)
         {
-            S.History.Insert(0, previous);
+            // History is for operators: the manifest and its signature stay with the package, not in every device;
+            // the last report id stays, so a retried final report is still recognised as a duplicate.
+            S.History.Insert(0, previous with { ManifestBytes = [], ManifestSignature = [], AppliedReportIds = [.. previous.AppliedReportIds.TakeLast(1)] });
             if (S.History.Count > options.Value.HistoryLimit)
             {
                 S.History.RemoveRange(options.Value.HistoryLimit, S.History.Count - options.Value.HistoryLimit);
@@ -434,13 +477,18 @@ public sealed class DeviceGrain(
         Enqueue(offer.CampaignId, OutcomeEvent.FromStatus(status), errorCode, offer.Stage);
     }
 
+    /// <summary>
+    /// Records an outcome: the campaign's ledger row goes into the device's next write (stored together or not at
+    /// all), and the event waits in memory to be counted by the campaign's stats shard once that write committed.
+    /// </summary>
     private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage)
     {
         var retryPending = false;
+        var attempts = S.Attempts.GetValueOrDefault(campaignId) ?? new CampaignAttempts(1, null, null);
         if (OutcomeEvent.IsFailure(outcome))
         {
-            var attempts = S.Attempts.GetValueOrDefault(campaignId) ?? new CampaignAttempts(1, null, null);
-            S.Attempts[campaignId] = attempts with { LastFailureAt = clock.UtcNow, LastErrorCode = errorCode };
+            attempts = attempts with { LastFailureAt = clock.UtcNow, LastErrorCode = errorCode, Failures = attempts.Failures + 1 };
+            S.Attempts[campaignId] = attempts;
             var retry = snapshots.Current?.Campaigns.FirstOrDefault(c => c.CampaignId == campaignId)?.Retry;
             retryPending = retry is not null && attempts.Offers < retry.MaxAttempts && retry.IsRetryable(errorCode);
         }
@@ -452,106 +500,59 @@ public sealed class DeviceGrain(
         S.OutcomeSequence++;
         S.Outcomes[campaignId] = outcome;
         var open = S.Offer is { } o && o.CampaignId == campaignId && !InstallLifecycle.IsTerminal(o.Status) ? o : null;
-        S.Outbox.Add(new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort)
+        var outcomeEvent = new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort)
         {
             Stage = stage,
             OfferId = S.Offer?.CampaignId == campaignId ? S.Offer.OfferId : null,
             Deadline = open?.Deadline,
             RetryPending = retryPending,
-        });
+            FailedAttempts = attempts.Failures,
+            LastFailureCode = attempts.Failures > 0 ? attempts.LastErrorCode ?? "E_UNSPECIFIED" : null,
+        };
+        S.AddRow(new LedgerRowChange(outcomeEvent));
+        _outbox.Add(outcomeEvent);
     }
 
     private Task StoreAndDeliverIfAsync(bool dirty) => dirty ? StoreAndDeliverAsync() : Task.CompletedTask;
 
+    /// <summary>
+    /// One durable write — the device's state with its registry and ledger rows, in a transaction shared with other
+    /// grains' writes — then the stored events to the stats shards (memory only, no I/O there).
+    /// </summary>
     private async Task StoreAndDeliverAsync()
     {
-        S.FactsStoredAt = clock.UtcNow;
         await state.WriteStateAsync();
         await DeliverOutboxAsync();
     }
 
     /// <summary>
-    /// Sends stored events to their shards. A failure is logged and retried by a timer; the device's answer does not
-    /// wait on it, because the event is already durable and shards ignore repeats.
+    /// Sends stored events to their shards. A failure is logged and retried by a timer; either way the outcome is
+    /// already counted in the ledger, and the shard re-reads its rows, so a delivery that never arrives is healed.
     /// </summary>
     private async Task DeliverOutboxAsync()
     {
-        if (S.Outbox.Count == 0)
+        if (_outbox.Count == 0)
         {
             return;
         }
 
-        var batch = S.Outbox.ToList();
+        var batch = _outbox.ToList();
         try
         {
             var shard = StatsSharding.ShardOf(DeviceId);
             var sends = batch.GroupBy(e => e.CampaignId).Select(g =>
                 GrainFactory.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(g.Key, shard)).ApplyAsync([.. g]));
             await Task.WhenAll(sends);
-
-            // Delivered: drop them in memory; the next write stores that (a replay after a crash is harmless).
-            S.Outbox.RemoveAll(e => batch.Contains(e));
+            _outbox.RemoveAll(batch.Contains);
             _outboxTimer?.Dispose();
             _outboxTimer = null;
-            if (_outboxReminderSet && S.Outbox.Count == 0)
-            {
-                await state.WriteStateAsync();
-                if (await this.GetReminder(OutboxReminder) is { } reminder)
-                {
-                    await this.UnregisterReminder(reminder);
-                }
-
-                _outboxReminderSet = false;
-            }
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Device {DeviceId}: {Count} outcome events not delivered yet; will retry", DeviceId, batch.Count);
-            ScheduleOutboxRetry();
-            await EnsureOutboxReminderAsync();
+            _outboxTimer ??= this.RegisterGrainTimer(
+                _ => DeliverOutboxAsync(),
+                new GrainTimerCreationOptions { DueTime = options.Value.OutboxRetryInterval, Period = options.Value.OutboxRetryInterval, KeepAlive = true });
         }
-    }
-
-    /// <summary>
-    /// A durable retry for undelivered events: the timer dies with this silo, the reminder does not, so a device that
-    /// never calls again still gets its outcome counted. Set only after a failed delivery, so the normal path costs nothing.
-    /// </summary>
-    private async Task EnsureOutboxReminderAsync()
-    {
-        if (_outboxReminderSet)
-        {
-            return;
-        }
-
-        try
-        {
-            await this.RegisterOrUpdateReminder(OutboxReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
-            _outboxReminderSet = true;
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "Device {DeviceId}: could not set the outbox reminder; the timer still retries", DeviceId);
-        }
-    }
-
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
-    {
-        _outboxReminderSet = true;
-        if (S.Outbox.Count > 0)
-        {
-            await DeliverOutboxAsync();
-        }
-        else if (await this.GetReminder(OutboxReminder) is { } reminder)
-        {
-            await this.UnregisterReminder(reminder);
-            _outboxReminderSet = false;
-        }
-    }
-
-    private void ScheduleOutboxRetry()
-    {
-        _outboxTimer ??= this.RegisterGrainTimer(
-            _ => DeliverOutboxAsync(),
-            new GrainTimerCreationOptions { DueTime = options.Value.OutboxRetryInterval, Period = options.Value.OutboxRetryInterval, KeepAlive = true });
     }
 }

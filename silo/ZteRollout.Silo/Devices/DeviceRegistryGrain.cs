@@ -1,69 +1,44 @@
-using System.Collections.Immutable;
 using Orleans.Concurrency;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Grains;
 using ZteRollout.Shared.Versions;
+using ZteRollout.Silo.Storage;
 
 namespace ZteRollout.Silo.Devices;
 
-[GenerateSerializer, Alias("zte.DeviceRegistryState")]
-public sealed class DeviceRegistryState
-{
-    [Id(0)]
-    public Dictionary<string, RegistryEntry> Devices { get; set; } = [];
-}
-
 /// <summary>
-/// One shard of the device index for dry runs. Device grains update it on registration and when their identity
-/// facts change (not on every check-in). Writes are batched like the stats shards'.
+/// Dry runs over the device registry table. The rows are written by the device grains themselves, in the same
+/// transaction as their state, so there is nothing here to keep in sync; a query reads only the plan's models
+/// (an index range) and judges the rest of eligibility, which needs firmware version ordering, in code.
 /// </summary>
-[Reentrant]
-public sealed class DeviceRegistryGrain : Grain, IDeviceRegistryGrain
+[StatelessWorker]
+public sealed class DeviceRegistryGrain(RowQueries rows) : Grain, IDeviceRegistryGrain
 {
-    private readonly IPersistentState<DeviceRegistryState> _state;
-    private readonly GroupCommit _commit;
-
-    // The live index. Interleaved calls change it while a write is under way, and the storage provider serializes
-    // the state off the grain's scheduler, so every write gets its own copy (entries are immutable; the copy is shallow).
-    private Dictionary<string, RegistryEntry>? _devices;
-
-    public DeviceRegistryGrain([PersistentState("registry", RolloutStorage.Name)] IPersistentState<DeviceRegistryState> state)
-    {
-        _state = state;
-        _commit = new GroupCommit(() =>
-        {
-            _state.State = new DeviceRegistryState { Devices = new Dictionary<string, RegistryEntry>(Devices, StringComparer.Ordinal) };
-            return _state.WriteStateAsync();
-        });
-    }
-
-    private Dictionary<string, RegistryEntry> Devices => _devices ??= new Dictionary<string, RegistryEntry>(_state.State.Devices, StringComparer.Ordinal);
-
-    public Task UpsertAsync(string deviceId, RegistryEntry entry)
-    {
-        Devices[deviceId] = entry;
-        return _commit.CommitAsync();
-    }
-
-    public Task<DryRunResult> DryRunAsync(DryRunQuery query)
+    public async Task<DryRunResult> DryRunAsync(DryRunQuery query)
     {
         var perStage = new long[query.StagePercents.Length];
         long eligible = 0;
         var targets = query.TargetVersionByModel.ToDictionary(t => t.Key, t => FirmwareVersion.Parse(t.Value), StringComparer.Ordinal);
-        foreach (var (deviceId, entry) in Devices)
+        await foreach (var row in rows.ReadDevicesOfModelsAsync(targets.Keys, CancellationToken.None))
         {
-            if (entry.Facts is not { } facts
-                || !targets.TryGetValue(facts.Model, out var target)
-                || !FirmwareVersion.TryParse(facts.CurrentVersion, out var current, out _)
-                || !OfferSelection.IsEligible(new DeviceContext(deviceId, entry.Tags, facts), current, query.Eligibility)
+            if (row.CurrentVersion is null || !FirmwareVersion.TryParse(row.CurrentVersion, out var current, out _))
+            {
+                continue;
+            }
+
+            // The registry keeps the facts that decide eligibility; the rest of DeviceFacts plays no part in it.
+            var facts = new DeviceFacts(row.Model!, row.HardwareRevision ?? string.Empty, row.Region ?? string.Empty,
+                row.Carrier ?? string.Empty, row.CurrentVersion, BootSlot.A, 100, 0, string.Empty);
+            var target = targets[row.Model!];
+            if (!OfferSelection.IsEligible(new DeviceContext(row.DeviceId, row.Tags, facts), current, query.Eligibility)
                 || (query.Rollback ? target >= current : target <= current))
             {
                 continue;
             }
 
             eligible++;
-            var bucket = Bucketing.BucketOf(query.Salt, deviceId);
+            var bucket = Bucketing.BucketOf(query.Salt, row.DeviceId);
             for (var i = 0; i < perStage.Length; i++)
             {
                 if (Bucketing.IsExposed(bucket, query.StagePercents[i]))
@@ -73,6 +48,6 @@ public sealed class DeviceRegistryGrain : Grain, IDeviceRegistryGrain
             }
         }
 
-        return Task.FromResult(new DryRunResult(eligible, [.. perStage]));
+        return new DryRunResult(eligible, [.. perStage]);
     }
 }

@@ -5,6 +5,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
+using Orleans.Runtime.Hosting;
+using Microsoft.Extensions.Options;
 using ZteRollout.Silo.Campaigns;
 using ZteRollout.Silo.Packages;
 using ZteRollout.Silo.Storage;
@@ -16,6 +18,24 @@ public sealed record RolloutDatabase(DatabaseKind Kind, string ConnectionString)
 {
     /// <summary>The embedded default: one SQLite file in the data directory.</summary>
     public static RolloutDatabase SqliteFile(string path) => new(DatabaseKind.Sqlite, $"Data Source={path};Default Timeout=30");
+
+    /// <summary>An open connection for queries (on SQLite in WAL mode, reads run beside the writer).</summary>
+    public async Task<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        System.Data.Common.DbConnection connection = Kind == DatabaseKind.Sqlite
+            ? new Microsoft.Data.Sqlite.SqliteConnection(ConnectionString)
+            : new Npgsql.NpgsqlConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>Creates or upgrades our schema (idempotent), and for SQLite switches the file to WAL.</summary>
     public async Task PrepareAsync(CancellationToken cancellationToken)
@@ -67,6 +87,16 @@ public static class RolloutSiloBuilderExtensions
 
         var services = silo.Services;
 
+        // The hot grains' storage: group commit on the same database (see docs/design.md, "Storage").
+        services.AddSingleton(database);
+        var storageOptions = new GroupCommitOptions();
+        configuration?.GetSection(GroupCommitOptions.Section).Bind(storageOptions);
+        services.AddSingleton(storageOptions);
+        services.AddSingleton<GroupCommitWriter>();
+        services.AddSingleton<RowQueries>();
+        services.AddGrainStorage(RolloutStorage.Hot, (sp, _) =>
+            new GroupCommitGrainStorage(sp.GetRequiredService<GroupCommitWriter>(), sp.GetRequiredService<Serializer>()));
+
         // A storage failure must reach the caller as what it is (the gateway answers Unavailable), not as a
         // serialization error: let Orleans carry the database drivers' exceptions.
         services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
@@ -75,6 +105,11 @@ public static class RolloutSiloBuilderExtensions
         {
             siloOptions.Bind(configuration.GetSection(RolloutSiloOptions.Section));
         }
+
+        // Device grains leave memory when idle: a node keeps every registered device in the database, and in memory
+        // only those that called recently.
+        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<RolloutSiloOptions>>((collection, rollout) =>
+            collection.ClassSpecificCollectionAge[typeof(Devices.DeviceGrain).FullName!] = rollout.Value.DeviceIdleTime);
 
         silo.AddIncomingGrainCallFilter<StorageFailureFilter>();
         services.TryAddSingleton(RolloutClock.System);
