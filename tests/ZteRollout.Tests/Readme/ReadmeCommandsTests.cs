@@ -104,7 +104,7 @@ public sealed partial class ReadmeCommandsTests(ITestOutputHelper output)
     private static List<string> Commands(string readme, string heading)
     {
         var lines = readme.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        var start = lines.IndexOf(heading);
+        var start = lines.FindIndex(l => l.StartsWith(heading, StringComparison.Ordinal));
         Assert.True(start >= 0, $"README has no '{heading}' section");
         var commands = new List<string>();
         var inBlock = false;
