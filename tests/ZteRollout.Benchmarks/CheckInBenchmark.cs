@@ -140,7 +140,8 @@ internal static class CheckInBenchmark
         },
     };
 
-    private static PingRequest Ping(CheckInRequest checkIn) => new()
+    /// <summary>A noop request with the check-in's facts, flattened: about the same bytes on the wire.</summary>
+    internal static PingRequest Ping(CheckInRequest checkIn) => new()
     {
         DeviceId = checkIn.DeviceId,
         Model = checkIn.Facts.Model,

@@ -6,6 +6,8 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Orleans;
+using Orleans.Runtime;
 using ZteRollout.Admin.V1;
 using ZteRollout.Device.V1;
 using ZteRollout.Silo.Host;
@@ -45,9 +47,13 @@ internal sealed class OrchestratorNode : IAsyncDisposable
 
     public RolloutAdmin.RolloutAdminClient Admin { get; }
 
+    /// <summary>Orleans' management grain of the node's silo: activation counts, forced activation collection.</summary>
+    public IManagementGrain Management => _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+
     public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
 
-    public static async Task<OrchestratorNode> StartAsync()
+    /// <param name="settings">More command-line settings for the node, e.g. <c>--Rollout:Database:Kind=postgresql</c>.</param>
+    public static async Task<OrchestratorNode> StartAsync(IEnumerable<string>? settings = null)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "zte-benchmarks", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
@@ -61,6 +67,7 @@ internal sealed class OrchestratorNode : IAsyncDisposable
 
             // SQLite calls block scheduler turns past a second during bulk setup; those warnings would bury the figures.
             "--Logging:LogLevel:Orleans.Runtime.Scheduler=Error",
+            .. settings ?? [],
         ];
         var app = await EmbeddedNode.BuildAsync(args, console: TextWriter.Null);
         await app.StartAsync();
@@ -74,7 +81,17 @@ internal sealed class OrchestratorNode : IAsyncDisposable
     /// </summary>
     public async Task<BenchDevice[]> RegisterDevicesAsync(string prefix, int count, int batchesInFlight, string model, string version)
     {
-        var devices = new BenchDevice[count];
+        var tokens = await RegisterTokensAsync(prefix, count, batchesInFlight);
+        return [.. tokens.Select((token, i) => new BenchDevice(DeviceId(prefix, i), Bearer(token), new CheckInRequest { DeviceId = DeviceId(prefix, i), Facts = Facts(model, version) }))];
+    }
+
+    /// <summary>
+    /// Registers <paramref name="count"/> devices named <c>{prefix}-{n}</c>, in batches of 1000 with several batches
+    /// in flight, and returns only their tokens (index n), for a client that must hold little per device.
+    /// </summary>
+    public async Task<string[]> RegisterTokensAsync(string prefix, int count, int batchesInFlight)
+    {
+        var tokens = new string[count];
         var batches = Enumerable.Range(0, count).Chunk(RegisterBatch);
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = batchesInFlight }, async (batch, ct) =>
         {
@@ -90,10 +107,10 @@ internal sealed class OrchestratorNode : IAsyncDisposable
                     throw new InvalidOperationException($"RegisterDevices answered '{credential.DeviceId}' where '{id}' was asked.");
                 }
 
-                devices[batch[k]] = new BenchDevice(id, Bearer(credential.Token), new CheckInRequest { DeviceId = id, Facts = Facts(model, version) });
+                tokens[batch[k]] = credential.Token;
             }
         });
-        return devices;
+        return tokens;
     }
 
     /// <summary>Uploads random bytes as a FULL package for one model.</summary>
@@ -141,9 +158,9 @@ internal sealed class OrchestratorNode : IAsyncDisposable
         }
     }
 
-    private static string DeviceId(string prefix, int index) => $"{prefix}-{index:D6}";
+    public static string DeviceId(string prefix, int index) => $"{prefix}-{index:D6}";
 
-    private static DeviceFacts Facts(string model, string version) => new()
+    public static DeviceFacts Facts(string model, string version) => new()
     {
         Model = model,
         HardwareRevision = "R1",

@@ -2,7 +2,7 @@ using System.CommandLine;
 using ZteRollout.Benchmarks;
 
 // Benchmark programs (CONVENTIONS.md rule 10): each prints figures, with its baseline measured in the same run.
-// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt [options]`; docs/benchmarks.md has the figures.
+// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt|durable|scale [options]`; docs/benchmarks.md has the figures.
 
 static Option<int> Positive(string name, string description, int defaultValue)
 {
@@ -42,5 +42,43 @@ halt.SetAction(parse => HaltBenchmark.RunAsync(
     new HaltOptions(parse.GetValue(haltDevices), parse.GetValue(haltConcurrency), parse.GetValue(haltConnections), parse.GetValue(trials)),
     Console.Out));
 
-var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt };
+var durableDevices = Positive("--devices", "Registered devices; each checks in once for an offer and is reported on once.", 100_000);
+var durableSeconds = Positive("--seconds", "Length of each timed window (and of the bare upsert loop).", 10);
+var durableConcurrency = Positive("--concurrency", "Concurrent callers.", 64);
+var durableConnections = Positive("--connections", "HTTP/2 connections the callers share (one channel each).", 4);
+var durableRounds = Positive("--rounds", "Rounds of noop / offer / noop / report windows; figures are medians over them.", 1);
+var database = new Option<string>("--database") { Description = "The node's database: sqlite (the embedded default) or postgresql.", DefaultValueFactory = _ => "sqlite" };
+database.AcceptOnlyFromAmong("sqlite", "postgresql");
+var pgConnection = new Option<string?>("--pg-connection") { Description = "PostgreSQL connection string; without it a throwaway server is started for the run." };
+var durable = new Command("durable", "Durable offers and install reports per second against a bare gRPC noop, and rows stored against a bare upsert loop, in the same run.")
+{
+    durableDevices, durableSeconds, durableConcurrency, durableConnections, durableRounds, database, pgConnection,
+};
+durable.SetAction(parse => DurableBenchmark.RunAsync(
+    new DurableOptions(
+        parse.GetValue(durableDevices), parse.GetValue(durableSeconds), parse.GetValue(durableConcurrency), parse.GetValue(durableConnections),
+        parse.GetValue(durableRounds), parse.GetValue(database)!, parse.GetValue(pgConnection)),
+    Console.Out));
+
+var sizes = new Option<int[]>("--sizes")
+{
+    Description = "Fleet sizes, comma-separated; each runs on a fresh node.",
+    DefaultValueFactory = _ => [10_000, 100_000, 1_000_000],
+    CustomParser = r => [.. r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).Select(v => int.TryParse(v, out var n) && n > 0 ? n : 0)],
+};
+sizes.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int[]>() is not { Length: > 0 } values || values.Any(v => v < 1))
+    {
+        r.AddError("--sizes must be positive whole numbers, e.g. 10000,100000,1000000.");
+    }
+});
+var scaleConcurrency = Positive("--concurrency", "Concurrent first check-ins.", 64);
+var scale = new Command("scale", "Registration and first check-in rates by fleet size, and managed heap per active and per idle device.")
+{
+    sizes, scaleConcurrency,
+};
+scale.SetAction(parse => ScaleBenchmark.RunAsync(new ScaleOptions(parse.GetValue(sizes)!, parse.GetValue(scaleConcurrency)), Console.Out));
+
+var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt, durable, scale };
 return await root.Parse(args).InvokeAsync();
