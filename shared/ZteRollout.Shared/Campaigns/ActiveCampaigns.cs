@@ -37,6 +37,13 @@ public sealed record ActiveCampaign(
     [Id(11)]
     public DateTimeOffset RampStartedAt { get; init; }
 
+    /// <summary>
+    /// The campaign is HALTED (exposure 0, like a paused one): device grains withdraw its offers whose download has
+    /// not started, and refuse their downloads. A paused campaign keeps them. False, the default, means running or paused.
+    /// </summary>
+    [Id(12)]
+    public bool Halted { get; init; }
+
     /// <summary>The stage a bucket first falls in (0-based), or -1 when no stage reaches it.</summary>
     public int StageOf(int bucket)
     {
@@ -72,4 +79,23 @@ public sealed record CampaignSnapshot(
     /// <summary>While true no campaign makes a new offer (an SRE froze the fleet).</summary>
     [Id(2)]
     public bool Frozen { get; init; }
+
+    /// <summary>The campaign with this id, or null when the snapshot does not hold it (it is not running, paused or halted).</summary>
+    public ActiveCampaign? Find(string campaignId)
+    {
+        if (Campaigns.IsDefault)
+        {
+            return null;
+        }
+
+        foreach (var campaign in Campaigns)
+        {
+            if (campaign.CampaignId == campaignId)
+            {
+                return campaign;
+            }
+        }
+
+        return null;
+    }
 }

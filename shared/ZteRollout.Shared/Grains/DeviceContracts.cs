@@ -87,6 +87,13 @@ public sealed record OfferRecord(
     /// <summary>The campaign stage the device's bucket belongs to.</summary>
     [Id(16)]
     public int Stage { get; init; }
+
+    /// <summary>
+    /// The slot the device booted from when offered; a SUCCEEDED report must come from the other one. Unspecified for
+    /// offers stored before slots were recorded (their success needs the running version only).
+    /// </summary>
+    [Id(17)]
+    public BootSlot SourceSlot { get; init; }
 }
 
 /// <summary>The blob a download may read.</summary>

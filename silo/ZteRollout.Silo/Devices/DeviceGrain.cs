@@ -14,99 +14,10 @@ using ZteRollout.Silo.Storage;
 namespace ZteRollout.Silo.Devices;
 
 /// <summary>
-/// A device's stored state: small and bounded (one open offer, a few finished ones without manifests, a window of
-/// report ids per offer), so a write costs the same for every device. It carries the registry and ledger rows its
-/// next write must store with it (<see cref="IRowCarrier"/>); those are not part of the blob.
-/// </summary>
-[GenerateSerializer, Alias("zte.DeviceState")]
-public sealed class DeviceState : IRowCarrier
-{
-    [NonSerialized]
-    private List<RowChange>? _rows;
-
-    /// <summary>Adds a row for the next write of this state to store in the same transaction.</summary>
-    public void AddRow(RowChange row) => (_rows ??= []).Add(row);
-
-    public IReadOnlyList<RowChange> TakeRows()
-    {
-        var rows = (IReadOnlyList<RowChange>?)_rows ?? [];
-        _rows = null;
-        return rows;
-    }
-
-    public void RestoreRows(IReadOnlyList<RowChange> rows)
-    {
-        if (rows.Count > 0)
-        {
-            (_rows ??= []).InsertRange(0, rows);
-        }
-    }
-
-    [Id(0)]
-    public bool Registered { get; set; }
-
-    [Id(1)]
-    public byte[] CredentialHash { get; set; } = [];
-
-    [Id(2)]
-    public ImmutableArray<string> Tags { get; set; } = [];
-
-    [Id(3)]
-    public DeviceFacts? Facts { get; set; }
-
-    [Id(4)]
-    public DateTimeOffset? LastCheckIn { get; set; }
-
-    /// <summary>The open offer, or the last one when none is open.</summary>
-    [Id(5)]
-    public OfferRecord? Offer { get; set; }
-
-    /// <summary>Earlier offers, newest first.</summary>
-    [Id(6)]
-    public List<OfferRecord> History { get; set; } = [];
-
-    [Id(7)]
-    public string? CurrentVersion { get; set; }
-
-    [Id(8)]
-    public BootSlot ActiveSlot { get; set; }
-
-    /// <summary>Sequence of the last outcome event; events carry it so campaigns count each change once.</summary>
-    [Id(9)]
-    public long OutcomeSequence { get; set; }
-
-    // Id 10 held an outbox of outcome events; they are now stored as ledger rows in the same write. Not to be reused.
-
-    /// <summary>The latest counted outcome per campaign.</summary>
-    [Id(11)]
-    public Dictionary<string, DeviceOutcome> Outcomes { get; set; } = [];
-
-    [Id(12)]
-    public long OfferCounter { get; set; }
-
-    // Id 13 held when facts were last stored; last-seen now goes to the registry row. Not to be reused.
-
-    /// <summary>Offers made per campaign and the last failure, for the retry budget and backoff.</summary>
-    [Id(14)]
-    public Dictionary<string, CampaignAttempts> Attempts { get; set; } = [];
-}
-
-/// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>
-[GenerateSerializer, Immutable, Alias("zte.CampaignAttempts")]
-public sealed record CampaignAttempts(
-    [property: Id(0)] int Offers,
-    [property: Id(1)] DateTimeOffset? LastFailureAt,
-    [property: Id(2)] string? LastErrorCode)
-{
-    /// <summary>Failed attempts (FAILED, ROLLED_BACK, TIMED_OUT) so far; the ledger row carries it.</summary>
-    [Id(3)]
-    public int Failures { get; init; }
-}
-
-/// <summary>
-/// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer,
-/// validates its reports, and hands outcome events to the campaign's stats shards through a stored outbox
-/// (the change and its event are written together; delivery is retried until acknowledged).
+/// One device. Decides check-ins on its own from the silo's campaign snapshot, owns its one offer (re-checked at
+/// every check-in against what the device runs and its campaign's state), validates its reports (a success must
+/// prove itself), and hands outcome events to the campaign's stats shards through its <see cref="OutcomeOutbox"/>
+/// (the change and its ledger row are written together; delivery is retried until acknowledged).
 /// Placed at random: device grains are many, small and equally busy, so random placement spreads them evenly
 /// without the load sampling that resource-based placement needs.
 /// </summary>
@@ -125,12 +36,8 @@ public sealed class DeviceGrain(
 
     /// <summary>Report ids remembered per offer: enough for any agent's retries of its recent reports.</summary>
     private const int ReportIdsKept = 16;
-    private IGrainTimer? _outboxTimer;
     private DateTimeOffset? _lastSeenPosted;
-
-    // Outcome events whose ledger rows are stored but that the campaign's stats shard has not counted yet. Memory
-    // only: the rows are the record, and a shard re-reads its rows, so an event lost with this silo is still counted.
-    private readonly List<OutcomeEvent> _outbox = [];
+    private OutcomeOutbox? _outbox;
 
     // This device's bucket per campaign salt: fixed for a campaign's life, so computed once per activation.
     private readonly Dictionary<string, int> _buckets = new(StringComparer.Ordinal);
@@ -140,6 +47,8 @@ public sealed class DeviceGrain(
     private string DeviceId => _deviceId ??= GrainKeys.DeviceIdOf(this.GetPrimaryKeyString());
 
     private DeviceState S => state.State;
+
+    private OutcomeOutbox Outbox => _outbox ??= new(this, GrainFactory, DeviceId, options.Value.OutboxRetryInterval, logger);
 
     public async Task RegisterAsync(byte[] credentialHash, ImmutableArray<string> tags, bool rotate)
     {
@@ -202,22 +111,28 @@ public sealed class DeviceGrain(
         var sequenceBefore = S.OutcomeSequence;
         if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
         {
-            if (now > open.Deadline)
-            {
-                Close(OfferStatus.TimedOut, TimedOutCode, now);
-                dirty = true;
-            }
-            else if (open.Status == OfferStatus.Offered && !snapshot.Campaigns.Any(c => c.CampaignId == open.CampaignId))
-            {
-                // Its campaign was cancelled before the download started: the offer goes with it.
-                Close(OfferStatus.Canceled, null, now);
-                dirty = true;
-            }
-            else
+            // One active offer per device, but only while it still fits what the device runs and its campaign's state;
+            // an offer closed here is followed by a fresh decision in the same check-in.
+            var verdict = OpenOfferReview.Review(open, facts.CurrentVersion, snapshot.Find(open.CampaignId), now);
+            if (verdict == OpenOfferVerdict.Keep)
             {
                 await StoreAndDeliverIfAsync(dirty);
                 return new CheckInResult(CheckInOutcome.Offer, open, null, null, CheckInInterval);
             }
+
+            // Running the target: SUCCEEDED, inferred (its report, when it comes, is a duplicate). Past the deadline:
+            // TIMED_OUT. Another version, a halt or an ended campaign: withdrawn, which is not a failure.
+            var (status, code) = OpenOfferReview.Closing(verdict);
+            if (status == OfferStatus.Canceled)
+            {
+                Withdraw(code, now);
+            }
+            else
+            {
+                Close(status, code, now);
+            }
+
+            dirty = true;
         }
 
         var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now), _buckets);
@@ -244,7 +159,7 @@ public sealed class DeviceGrain(
                 {
                     // The campaign was halted, paused or frozen while this offer was being stored: withdraw it
                     // rather than hand out an offer decided on a snapshot that is no longer true.
-                    Close(OfferStatus.Canceled, null, clock.UtcNow);
+                    Withdraw(snapshots.Current?.Find(offer.Campaign.CampaignId)?.Halted == true ? OfferCloseCodes.WithdrawnHalted : null, clock.UtcNow);
                     await StoreAndDeliverAsync();
                     return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, CheckInInterval);
                 }
@@ -275,12 +190,12 @@ public sealed class DeviceGrain(
     {
         if (S.Offer is { } open && open.OfferId == offerId && !InstallLifecycle.IsTerminal(open.Status) && clock.UtcNow > open.Deadline)
         {
-            Close(OfferStatus.TimedOut, TimedOutCode, clock.UtcNow);
+            Close(OfferStatus.TimedOut, OfferCloseCodes.TimedOut, clock.UtcNow);
             await StoreAndDeliverAsync();
         }
     }
 
-    public Task<DownloadGrant> AuthorizeDownloadAsync(string offerId, long offset)
+    public async Task<DownloadGrant> AuthorizeDownloadAsync(string offerId, long offset)
     {
         RequireRegistered();
         if (S.Offer is not { } offer || offer.OfferId != offerId)
@@ -288,9 +203,10 @@ public sealed class DeviceGrain(
             throw RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'");
         }
 
+        await WithdrawIfHaltedAsync(offer);
         if (InstallLifecycle.IsTerminal(offer.Status))
         {
-            throw RolloutException.FailedPrecondition($"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer");
+            throw Closed(offer, $"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer");
         }
 
         if (clock.UtcNow > offer.Deadline)
@@ -303,7 +219,7 @@ public sealed class DeviceGrain(
             throw RolloutException.OutOfRange($"offset {offset} is past the end of package '{offer.PackageId}' ({offer.Size} bytes)");
         }
 
-        return Task.FromResult(new DownloadGrant(offer.Sha256, offer.Size));
+        return new DownloadGrant(offer.Sha256, offer.Size);
     }
 
     public async Task<ReportResult> ReportAsync(DeviceReport report)
@@ -313,20 +229,26 @@ public sealed class DeviceGrain(
         {
             if (S.History.FirstOrDefault(h => h.OfferId == report.OfferId) is { } old)
             {
-                if (old.AppliedReportIds.Contains(report.ReportId))
+                if (old.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(old, report))
                 {
                     return new ReportResult(old.Status, Duplicate: true);
                 }
 
-                throw RolloutException.FailedPrecondition($"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports");
+                throw Closed(old, $"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports");
             }
 
             throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'");
         }
 
-        if (offer.AppliedReportIds.Contains(report.ReportId))
+        if (offer.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(offer, report))
         {
             return new ReportResult(offer.Status, Duplicate: true);
+        }
+
+        if (report.Step != OfferStatus.Failed)
+        {
+            // A device that starts on an offer its halted campaign withdrew is told so; a failure still counts.
+            await WithdrawIfHaltedAsync(offer);
         }
 
         if (report.Step == OfferStatus.Downloading && offer.Status == OfferStatus.Downloading)
@@ -344,14 +266,13 @@ public sealed class DeviceGrain(
 
         if (!InstallLifecycle.CanMove(offer.Status, report.Step))
         {
-            throw RolloutException.FailedPrecondition(
-                $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}");
+            throw Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}");
         }
 
-        if (report.Step == OfferStatus.Succeeded && report.RunningVersion is { Length: > 0 } running && running != offer.TargetVersion)
+        if (report.Step == OfferStatus.Succeeded)
         {
-            throw RolloutException.InvalidField("running_version",
-                $"device reports SUCCEEDED running '{running}' but offer '{offer.OfferId}' installs '{offer.TargetVersion}'; report ROLLED_BACK or FAILED instead");
+            // Installed is not succeeded: the report must show the target running from the other slot.
+            SuccessProof.Require(offer, report);
         }
 
         var now = clock.UtcNow;
@@ -389,7 +310,6 @@ public sealed class DeviceGrain(
         return Task.FromResult(new DeviceView(DeviceId, S.Tags, S.Facts, S.LastCheckIn, S.Offer, [.. S.History], S.CurrentVersion, S.ActiveSlot));
     }
 
-    private const string TimedOutCode = "E_TIMED_OUT";
     private const int RateLimitedRetrySeconds = 30;
 
     private int CheckInInterval => options.Value.CheckInIntervalSeconds;
@@ -418,9 +338,44 @@ public sealed class DeviceGrain(
         }
     }
 
+    /// <summary>
+    /// A halt withdraws the offers whose download has not started (in-flight installs may finish and count): an
+    /// OFFERED offer of a campaign the snapshot shows halted is withdrawn and stored, and the caller is refused.
+    /// </summary>
+    private async Task WithdrawIfHaltedAsync(OfferRecord offer)
+    {
+        if (offer.Status == OfferStatus.Offered && (await snapshots.GetAsync()).Find(offer.CampaignId) is { Halted: true })
+        {
+            Withdraw(OfferCloseCodes.WithdrawnHalted, clock.UtcNow);
+            await StoreAndDeliverAsync();
+            throw Closed(S.Offer!, null);
+        }
+    }
+
+    /// <summary>The refusal of a call on a closed offer; one a halt withdrew says so.</summary>
+    private static RolloutException Closed(OfferRecord offer, string? otherwise) =>
+        offer is { Status: OfferStatus.Canceled, ErrorCode: OfferCloseCodes.WithdrawnHalted }
+            ? RolloutException.FailedPrecondition($"offer '{offer.OfferId}' was withdrawn before its download started: campaign '{offer.CampaignId}' is halted")
+            : RolloutException.FailedPrecondition(otherwise ?? $"offer '{offer.OfferId}' is {Name(offer.Status)}");
+
+    /// <summary>
+    /// A SUCCEEDED report, with its proof, of an offer whose success was already inferred at a check-in (the report
+    /// had been lost, or overtaken): acknowledged as a duplicate, counted once.
+    /// </summary>
+    private static bool IsLateProvenSuccess(OfferRecord offer, DeviceReport report)
+    {
+        if (report.Step != OfferStatus.Succeeded || offer is not { Status: OfferStatus.Succeeded, ErrorCode: OfferCloseCodes.SucceededInferred })
+        {
+            return false;
+        }
+
+        SuccessProof.Require(offer, report);
+        return true;
+    }
+
     /// <summary>Whether the silo's newest snapshot still lets the campaign make offers to this device.</summary>
     private bool StillExposed(string campaignId) =>
-        snapshots.Current is { } now && !now.Frozen && now.Campaigns.FirstOrDefault(c => c.CampaignId == campaignId) is { } campaign
+        snapshots.Current is { } now && !now.Frozen && now.Find(campaignId) is { } campaign
         && Bucketing.IsExposed(Bucketing.BucketOf(campaign.Salt, DeviceId), campaign.ExposurePercent);
 
     /// <summary>
@@ -467,6 +422,7 @@ public sealed class DeviceGrain(
             OfferStatus.Offered, 0, null, now, now, now + offer.Campaign.InProgressTimeout, [], S.Facts!.CurrentVersion)
         {
             Stage = offer.Stage,
+            SourceSlot = S.Facts.ActiveSlot,
         };
     }
 
@@ -478,40 +434,23 @@ public sealed class DeviceGrain(
     }
 
     /// <summary>
-    /// Records an outcome: the campaign's ledger row goes into the device's next write (stored together or not at
-    /// all), and the event waits in memory to be counted by the campaign's stats shard once that write committed.
+    /// Closes the open offer as CANCELED before the device used it: not a failure, and not an attempt of the retry
+    /// budget (the device is offered again when its campaign offers again).
     /// </summary>
-    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage)
+    private void Withdraw(string? code, DateTimeOffset now)
     {
-        var retryPending = false;
-        var attempts = S.Attempts.GetValueOrDefault(campaignId) ?? new CampaignAttempts(1, null, null);
-        if (OutcomeEvent.IsFailure(outcome))
+        var campaignId = S.Offer!.CampaignId;
+        if (S.Attempts.GetValueOrDefault(campaignId) is { Offers: > 0 } attempts)
         {
-            attempts = attempts with { LastFailureAt = clock.UtcNow, LastErrorCode = errorCode, Failures = attempts.Failures + 1 };
-            S.Attempts[campaignId] = attempts;
-            var retry = snapshots.Current?.Campaigns.FirstOrDefault(c => c.CampaignId == campaignId)?.Retry;
-            retryPending = retry is not null && attempts.Offers < retry.MaxAttempts && retry.IsRetryable(errorCode);
+            S.Attempts[campaignId] = attempts with { Offers = attempts.Offers - 1 };
         }
 
-        var facts = S.Facts;
-        var source = S.Offer is { } offer && offer.CampaignId == campaignId ? offer.SourceVersion : facts?.CurrentVersion ?? string.Empty;
-        var cohort = new Cohort(facts?.Model ?? string.Empty, facts?.HardwareRevision ?? string.Empty, facts?.Region ?? string.Empty,
-            facts?.Carrier ?? string.Empty, source);
-        S.OutcomeSequence++;
-        S.Outcomes[campaignId] = outcome;
-        var open = S.Offer is { } o && o.CampaignId == campaignId && !InstallLifecycle.IsTerminal(o.Status) ? o : null;
-        var outcomeEvent = new OutcomeEvent(campaignId, DeviceId, S.OutcomeSequence, outcome, errorCode, cohort)
-        {
-            Stage = stage,
-            OfferId = S.Offer?.CampaignId == campaignId ? S.Offer.OfferId : null,
-            Deadline = open?.Deadline,
-            RetryPending = retryPending,
-            FailedAttempts = attempts.Failures,
-            LastFailureCode = attempts.Failures > 0 ? attempts.LastErrorCode ?? "E_UNSPECIFIED" : null,
-        };
-        S.AddRow(new LedgerRowChange(outcomeEvent));
-        _outbox.Add(outcomeEvent);
+        Close(OfferStatus.Canceled, code, now);
     }
+
+    /// <summary>Records an outcome: its ledger row goes with the next write, its event to the shard once stored.</summary>
+    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage) =>
+        Outbox.Record(S, campaignId, outcome, errorCode, stage, clock.UtcNow, snapshots.Current?.Find(campaignId)?.Retry);
 
     private Task StoreAndDeliverIfAsync(bool dirty) => dirty ? StoreAndDeliverAsync() : Task.CompletedTask;
 
@@ -522,37 +461,6 @@ public sealed class DeviceGrain(
     private async Task StoreAndDeliverAsync()
     {
         await state.WriteStateAsync();
-        await DeliverOutboxAsync();
-    }
-
-    /// <summary>
-    /// Sends stored events to their shards. A failure is logged and retried by a timer; either way the outcome is
-    /// already counted in the ledger, and the shard re-reads its rows, so a delivery that never arrives is healed.
-    /// </summary>
-    private async Task DeliverOutboxAsync()
-    {
-        if (_outbox.Count == 0)
-        {
-            return;
-        }
-
-        var batch = _outbox.ToList();
-        try
-        {
-            var shard = StatsSharding.ShardOf(DeviceId);
-            var sends = batch.GroupBy(e => e.CampaignId).Select(g =>
-                GrainFactory.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(g.Key, shard)).ApplyAsync([.. g]));
-            await Task.WhenAll(sends);
-            _outbox.RemoveAll(batch.Contains);
-            _outboxTimer?.Dispose();
-            _outboxTimer = null;
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "Device {DeviceId}: {Count} outcome events not delivered yet; will retry", DeviceId, batch.Count);
-            _outboxTimer ??= this.RegisterGrainTimer(
-                _ => DeliverOutboxAsync(),
-                new GrainTimerCreationOptions { DueTime = options.Value.OutboxRetryInterval, Period = options.Value.OutboxRetryInterval, KeepAlive = true });
-        }
+        await Outbox.DeliverAsync();
     }
 }

@@ -223,7 +223,7 @@ public sealed class FaultTests(PostgresFixture postgres, ITestOutputHelper outpu
         var tokens = await Scenario.RegisterAsync(system, "flt-u-1");
         var offer = (await Scenario.CheckInAsync(system, "flt-u-1", tokens["flt-u-1"], Scenario.Facts("FLT-U", "F1.0"))).Offer;
         await Scenario.ReportAsync(system, "flt-u-1", tokens["flt-u-1"], offer.OfferId, InstallStep.Installed);
-        var report = new ReportRequest { DeviceId = "flt-u-1", OfferId = offer.OfferId, ReportId = "dup-1", Step = InstallStep.Succeeded, RunningVersion = "F2.0" };
+        var report = new ReportRequest { DeviceId = "flt-u-1", OfferId = offer.OfferId, ReportId = "dup-1", Step = InstallStep.Succeeded, RunningVersion = "F2.0", ActiveSlot = Slot.B };
         var clients = system.GatewayAddresses.Select(a => new DeviceUpdate.DeviceUpdateClient(GrpcChannel.ForAddress(a))).ToArray();
 
         var answers = await Task.WhenAll(clients.Select(c => c.ReportAsync(report, EmbeddedNodeHost.Bearer(tokens["flt-u-1"])).ResponseAsync));

@@ -83,7 +83,7 @@ public sealed class DeviceFlowTests(NodeFixture fixture)
         var tokens = await Scenario.RegisterAsync(Node, "flow-d-1");
 
         var first = await Scenario.CheckInAsync(Node, "flow-d-1", tokens["flow-d-1"], Scenario.Facts("FLOW-D", "R1.0"));
-        var again = await Scenario.CheckInAsync(Node, "flow-d-1", tokens["flow-d-1"], Scenario.Facts("FLOW-D", "R0.1"));
+        var again = await Scenario.CheckInAsync(Node, "flow-d-1", tokens["flow-d-1"], Scenario.Facts("FLOW-D", "R1.0", battery: 55));
 
         Assert.Equal(first.Offer.OfferId, again.Offer.OfferId);
         Assert.Equal(first.Offer.PackageId, again.Offer.PackageId);
