@@ -14,8 +14,11 @@ public sealed class GatewayOptions
     /// <summary>Largest package accepted, in bytes (default 4 GiB).</summary>
     public long MaxPackageBytes { get; set; } = 4L << 30;
 
-    /// <summary>Bytes per download chunk (default 256 KiB; 16 KiB to 1 MiB).</summary>
-    public int DownloadChunkBytes { get; set; } = 256 * 1024;
+    /// <summary>
+    /// Bytes per download chunk (default 64 KiB; 16 KiB to 1 MiB). Below the 85,000-byte large-object threshold, so a .NET
+    /// client's copy of each chunk stays off the large object heap (docs/benchmarks.md, <c>download</c>).
+    /// </summary>
+    public int DownloadChunkBytes { get; set; } = 64 * 1024;
 
     /// <summary>Most devices per RegisterDevices call.</summary>
     public int MaxRegisterBatch { get; set; } = 1000;
