@@ -2,7 +2,7 @@ using System.CommandLine;
 using ZteRollout.Benchmarks;
 
 // Benchmark programs (CONVENTIONS.md rule 10): each prints figures, with its baseline measured in the same run.
-// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt|durable|scale [options]`; docs/benchmarks.md has the figures.
+// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt|download|durable|scale [options]`; docs/benchmarks.md has the figures.
 
 static Option<int> Positive(string name, string description, int defaultValue)
 {
@@ -42,6 +42,21 @@ halt.SetAction(parse => HaltBenchmark.RunAsync(
     new HaltOptions(parse.GetValue(haltDevices), parse.GetValue(haltConcurrency), parse.GetValue(haltConnections), parse.GetValue(trials)),
     Console.Out));
 
+var sizeMiB = Positive("--size-mib", "Package size in MiB (held in memory once to upload; at most 2047).", 512);
+sizeMiB.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int>() > 2047)
+    {
+        r.AddError("--size-mib must be at most 2047.");
+    }
+});
+var downloadRounds = Positive("--rounds", "Alternating Kestrel/gRPC measurement rounds (1 and 4 at once); figures are medians over them.", 5);
+var download = new Command("download", "One package through the gRPC Download stream against the same file from a bare Kestrel (h2c), 1 and 4 at once.")
+{
+    sizeMiB, downloadRounds,
+};
+download.SetAction(parse => DownloadBenchmark.RunAsync(new DownloadOptions(parse.GetValue(sizeMiB), parse.GetValue(downloadRounds)), Console.Out));
+
 var durableDevices = Positive("--devices", "Registered devices; each checks in once for an offer and is reported on once.", 100_000);
 var durableSeconds = Positive("--seconds", "Length of each timed window (and of the bare upsert loop).", 10);
 var durableConcurrency = Positive("--concurrency", "Concurrent callers.", 64);
@@ -80,5 +95,5 @@ var scale = new Command("scale", "Registration and first check-in rates by fleet
 };
 scale.SetAction(parse => ScaleBenchmark.RunAsync(new ScaleOptions(parse.GetValue(sizes)!, parse.GetValue(scaleConcurrency)), Console.Out));
 
-var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt, durable, scale };
+var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt, download, durable, scale };
 return await root.Parse(args).InvokeAsync();

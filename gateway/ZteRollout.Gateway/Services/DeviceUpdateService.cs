@@ -1,3 +1,4 @@
+using System.Buffers;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -106,29 +107,41 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
             throw new RpcException(new Status(StatusCode.DataLoss, $"package bytes {grant.Sha256} are missing from the blob store"));
         }
 
-        await using (file)
+        // One pooled buffer per stream, lent to every chunk without a copy. A chunk copied into a new array each time
+        // lands on the large object heap once it passes 85,000 bytes, and only gen-2 collections reclaim that.
+        // Grpc.AspNetCore serializes a message into the response pipe before its WriteAsync completes, and nothing keeps
+        // the message after that, so the buffer may be refilled once the write is awaited. An interceptor that held on to
+        // streamed messages would break this; the device service has none.
+        var buffer = ArrayPool<byte>.Shared.Rent(chunkSize);
+        try
         {
-            var buffer = new byte[chunkSize];
-            var position = (long)request.Offset;
-
-            // The manifest's size bounds the stream, whatever the file on disk holds.
-            while (position < grant.Size)
+            await using (file)
             {
-                var want = (int)Math.Min(chunkSize, grant.Size - position);
-                var read = await file.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, context.CancellationToken);
-                if (read < want)
-                {
-                    throw new RpcException(new Status(StatusCode.DataLoss, $"package bytes {grant.Sha256} are shorter than the manifest's {grant.Size} bytes"));
-                }
+                var position = (long)request.Offset;
 
-                await responseStream.WriteAsync(new DownloadChunk
+                // The manifest's size bounds the stream, whatever the file on disk holds.
+                while (position < grant.Size)
                 {
-                    Offset = (ulong)position,
-                    Data = ByteString.CopyFrom(buffer, 0, read),
-                    TotalSize = (ulong)grant.Size,
-                }, context.CancellationToken);
-                position += read;
+                    var want = (int)Math.Min(chunkSize, grant.Size - position);
+                    var read = await file.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: false, context.CancellationToken);
+                    if (read < want)
+                    {
+                        throw new RpcException(new Status(StatusCode.DataLoss, $"package bytes {grant.Sha256} are shorter than the manifest's {grant.Size} bytes"));
+                    }
+
+                    await responseStream.WriteAsync(new DownloadChunk
+                    {
+                        Offset = (ulong)position,
+                        Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)),
+                        TotalSize = (ulong)grant.Size,
+                    }, context.CancellationToken);
+                    position += read;
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
