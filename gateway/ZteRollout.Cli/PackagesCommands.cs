@@ -35,10 +35,20 @@ internal static class PackagesCommands
         var minBattery = new Option<uint>("--min-battery") { Description = "Battery percent a device needs to take it.", HelpName = "N" };
         var requiredFree = new Option<ulong>("--required-free-bytes") { Description = "Free storage a device needs to take it.", HelpName = "N" };
         var releaseNotes = new Option<string?>("--release-notes") { Description = "Release notes shown to users.", HelpName = "TEXT" };
+        var securityVersion = new Option<uint>("--security-version")
+        {
+            Description = "Anti-rollback floor signed into the manifest: a device that installed security version N refuses anything below N.",
+            HelpName = "N",
+        };
+        var rollbackFrom = new Option<string[]>("--rollback-from")
+        {
+            Description = "A higher version this package may replace (makes it a rollback package); repeat for several.",
+            HelpName = "VERSION",
+        };
 
         var command = new Command("upload", "Upload a package: hashes it locally, streams it in 1 MiB chunks; the server checks the hash and signs a manifest.")
         {
-            file, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes,
+            file, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes, securityVersion, rollbackFrom,
         };
         // Caught before a large upload rather than after it.
         command.Validators.Add(result =>
@@ -61,6 +71,8 @@ internal static class PackagesCommands
                 MinBatteryPercent = parse.GetValue(minBattery),
                 RequiredFreeBytes = parse.GetValue(requiredFree),
                 ReleaseNotes = parse.GetValue(releaseNotes) ?? "",
+                SecurityVersion = parse.GetValue(securityVersion),
+                RollbackFrom = { parse.GetValue(rollbackFrom) ?? [] },
             };
             var path = parse.GetRequiredValue(file).FullName;
             var package = await UploadAsync(admin.Client, path, metadata, ct);

@@ -74,6 +74,8 @@ internal static class Render
         Pair(grid, "size", Bytes(package.Size));
         Pair(grid, "sha256", package.Sha256);
         Pair(grid, "needs", $"battery ≥ {m.MinBatteryPercent} %, {Bytes(m.RequiredFreeBytes)} free");
+        Pair(grid, "security version", m.SecurityVersion.ToString(CultureInfo.InvariantCulture));
+        Pair(grid, "rollback from", m.RollbackFrom.Count > 0 ? string.Join(", ", m.RollbackFrom) : "-");
         Pair(grid, "manifest", $"{package.Manifest.Length} B, signature {package.ManifestSignature.Length} B");
         Pair(grid, "created", Time(package.CreatedAt));
         Pair(grid, "release notes", m.ReleaseNotes.Length > 0 ? m.ReleaseNotes : "-");

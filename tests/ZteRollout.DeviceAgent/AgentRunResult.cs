@@ -18,8 +18,14 @@ public enum AgentOutcome
     /// <summary>The new slot failed its health check; the device runs the old version again.</summary>
     RolledBack,
 
-    /// <summary>The device declined the offer before downloading (bad signature, downgrade, wrong delta base...); reported FAILED.</summary>
+    /// <summary>The device declined the offer before downloading (bad signature, downgrade, below its security floor, wrong delta base...); reported FAILED.</summary>
     Refused,
+
+    /// <summary>
+    /// The server withdrew the offer before its download began (its campaign was halted or cancelled meanwhile) and
+    /// refused to go on with it; nothing was installed and there is nothing to report.
+    /// </summary>
+    Withdrawn,
 }
 
 /// <param name="Outcome">How the round ended.</param>

@@ -117,10 +117,23 @@ public sealed class DeviceAgent
             return await Refuse("E_MODEL_MISMATCH", $"package is for {string.Join(", ", manifest.Models)}, not {_behavior.Model}");
         }
 
-        var current = FirmwareVersion.Parse(_device.CurrentVersion);
-        if (!FirmwareVersion.TryParse(manifest.Version, out var target, out _) || target <= current)
+        // The floor is absolute: not even a signed rollback authorization reaches below it.
+        if (manifest.SecurityVersion < _device.SecurityFloor)
         {
-            return await Refuse("E_DOWNGRADE", $"offered {manifest.Version} is not above running {current}");
+            return await Refuse("E_SECURITY_FLOOR",
+                $"package security version {manifest.SecurityVersion} is below the device's floor {_device.SecurityFloor}");
+        }
+
+        var current = FirmwareVersion.Parse(_device.CurrentVersion);
+        if (!FirmwareVersion.TryParse(manifest.Version, out var target, out _))
+        {
+            return await Refuse("E_MANIFEST_INVALID", $"manifest version '{manifest.Version}' does not parse");
+        }
+
+        // A version not above the running one only with the signed manifest's word that it may replace exactly this one.
+        if (target <= current && !manifest.AuthorizesDowngradeFrom(current))
+        {
+            return await Refuse("E_DOWNGRADE", $"offered {manifest.Version} is not above running {current} and its manifest authorizes no rollback from it");
         }
 
         // A delta patches exactly one base image; applied to any other it would brick the slot.
@@ -130,7 +143,17 @@ public sealed class DeviceAgent
             return await Refuse("E_DELTA_BASE_MISMATCH", $"delta base {manifest.BaseVersion} is not running {current}");
         }
 
-        var received = await DownloadAsync(offer, manifest, ct);
+        long received;
+        try
+        {
+            received = await DownloadAsync(offer, manifest, ct);
+        }
+        catch (DeviceAgentException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        {
+            // A halt or cancel withdraws offers whose download has not started; the server owns the offer's end.
+            return Finish(AgentOutcome.Withdrawn, 0, detail: e.Message);
+        }
+
         await ReportAsync(offer, InstallStep.Downloaded, ct, bytes: manifest.Size);
 
         if (_behavior.CorruptDownload)
@@ -175,6 +198,8 @@ public sealed class DeviceAgent
             return Finish(AgentOutcome.RolledBack, received, "E_BOOT_HEALTHCHECK", detail);
         }
 
+        // Only a healthy boot of the new image raises the floor: a slot that rolled back must stay bootable.
+        _device.RaiseSecurityFloor(manifest.SecurityVersion);
         await ReportAsync(offer, InstallStep.Succeeded, ct, runningVersion: manifest.Version, slot: newSlot);
         return Finish(AgentOutcome.Succeeded, received);
     }

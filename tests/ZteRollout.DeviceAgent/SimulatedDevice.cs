@@ -5,7 +5,7 @@ namespace ZteRollout.DeviceAgent;
 
 /// <summary>
 /// A simulated A/B device kept in one directory: <c>slot_a.img</c>, <c>slot_b.img</c>, <c>state.json</c>
-/// (boot slot, version per slot, the package being downloaded) and <c>download.part</c> (bytes held so far).
+/// (boot slot, version per slot, security floor, the package being downloaded) and <c>download.part</c> (bytes held so far).
 /// Everything lives on disk so a new agent on the same directory resumes where an old one stopped,
 /// exactly like a device that lost power.
 /// </summary>
@@ -33,6 +33,12 @@ public sealed class SimulatedDevice
     /// <summary>The version of the slot the device booted from.</summary>
     public string CurrentVersion =>
         SlotVersion(ActiveSlot) ?? throw new InvalidOperationException($"Active slot {ActiveSlot} of {DirectoryPath} holds no version.");
+
+    /// <summary>
+    /// The anti-rollback floor: the highest security version the device has booted successfully. A real device keeps it
+    /// in tamper-evident storage (Android's rollback index); packages signed below it are refused.
+    /// </summary>
+    public uint SecurityFloor => _state.SecurityFloor;
 
     /// <summary>The package <c>download.part</c> belongs to, when a download is pending.</summary>
     public PendingDownload? Pending => _state.Pending;
@@ -130,6 +136,16 @@ public sealed class SimulatedDevice
         Save();
     }
 
+    /// <summary>Raises the security floor after a healthy boot; it never goes down.</summary>
+    public void RaiseSecurityFloor(uint securityVersion)
+    {
+        if (securityVersion > _state.SecurityFloor)
+        {
+            _state = _state with { SecurityFloor = securityVersion };
+            Save();
+        }
+    }
+
     /// <summary>Marks a slot that failed its boot health check as holding nothing bootable.</summary>
     public void MarkSlotBad(Slot slot)
     {
@@ -159,6 +175,8 @@ public sealed class SimulatedDevice
         public string? SlotAVersion { get; init; }
 
         public string? SlotBVersion { get; init; }
+
+        public uint SecurityFloor { get; init; }
 
         public PendingDownload? Pending { get; init; }
     }

@@ -16,6 +16,7 @@ namespace ZteRollout.Gateway.Services;
 public static partial class AdminRequests
 {
     public const int MaxReleaseNotes = 64 * 1024;
+    public const int MaxRollbackFrom = 32;
     public const int MaxTags = 32;
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
@@ -98,9 +99,55 @@ public static partial class AdminRequests
             problems.Add("metadata.expected_sha256", "must be 64 hex digits");
         }
 
+        ValidateRollbackFrom(m, version, kind, problems);
         problems.ThrowIfAny();
         return new PackageMetadata(m.Version, [.. m.TargetModels], kind!.Value, kind == PackageKind.Delta ? m.BaseVersion : null,
-            (long)m.RequiredFreeBytes, (int)m.MinBatteryPercent, m.ReleaseNotes);
+            (long)m.RequiredFreeBytes, (int)m.MinBatteryPercent, m.ReleaseNotes)
+        {
+            SecurityVersion = m.SecurityVersion,
+            RollbackFrom = [.. m.RollbackFrom],
+        };
+    }
+
+    /// <summary>A rollback package names the higher versions it may replace; only a FULL image can be one.</summary>
+    private static void ValidateRollbackFrom(A.PackageMetadata m, FirmwareVersion? version, PackageKind? kind, ViolationList problems)
+    {
+        if (m.RollbackFrom.Count == 0)
+        {
+            return;
+        }
+
+        if (kind == PackageKind.Delta)
+        {
+            problems.Add("metadata.rollback_from", "a DELTA cannot authorize a downgrade; a rollback package is a FULL image");
+        }
+
+        if (m.RollbackFrom.Count > MaxRollbackFrom)
+        {
+            problems.Add("metadata.rollback_from", $"must list at most {MaxRollbackFrom} versions");
+            return;
+        }
+
+        var seen = new List<FirmwareVersion>();
+        for (var i = 0; i < m.RollbackFrom.Count; i++)
+        {
+            if (!FirmwareVersion.TryParse(m.RollbackFrom[i], out var from, out var problem))
+            {
+                problems.Add($"metadata.rollback_from[{i}]", problem);
+            }
+            else if (version is not null && from <= version)
+            {
+                problems.Add($"metadata.rollback_from[{i}]", $"'{from}' must be above the package's version '{version}' (only a higher version is rolled back from)");
+            }
+            else if (seen.Contains(from))
+            {
+                problems.Add($"metadata.rollback_from[{i}]", $"'{from}' is listed twice");
+            }
+            else
+            {
+                seen.Add(from);
+            }
+        }
     }
 
     public static A.Package ToProto(PackageRecord p)
@@ -113,8 +160,10 @@ public static partial class AdminRequests
             RequiredFreeBytes = (ulong)p.Metadata.RequiredFreeBytes,
             MinBatteryPercent = (uint)p.Metadata.MinBatteryPercent,
             ReleaseNotes = p.Metadata.ReleaseNotes,
+            SecurityVersion = p.Metadata.SecurityVersion,
         };
         metadata.TargetModels.AddRange(p.Metadata.Models);
+        metadata.RollbackFrom.AddRange(p.Metadata.RollbackFrom);
         return new A.Package
         {
             PackageId = p.PackageId,

@@ -70,6 +70,11 @@ public static class CampaignPlanValidator
             ValidateNoDowngrade(plan, findPackage, problems);
         }
 
+        if (plan.Rollback && !plan.Targets.IsDefaultOrEmpty && findPackage is not null)
+        {
+            ValidateRollbackAuthorized(plan, findPackage, problems);
+        }
+
         return problems.Items;
     }
 
@@ -312,6 +317,24 @@ public static class CampaignPlanValidator
             {
                 problems.Add("plan.rollback",
                     $"target version {target} is not above eligible current version {highest}; a downgrade needs rollback: true");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A rollback campaign offers its target only to devices whose version the package's signed manifest lists in
+    /// <c>rollbackFrom</c> (devices refuse any other downgrade): a target that lists none could reach no device.
+    /// </summary>
+    private static void ValidateRollbackAuthorized(CampaignPlan plan, Func<string, PackageRecord?> findPackage, ViolationList problems)
+    {
+        for (var i = 0; i < plan.Targets.Length; i++)
+        {
+            var packageId = plan.Targets[i].PackageId;
+            if (!string.IsNullOrWhiteSpace(packageId) && findPackage(packageId) is { } package && package.Manifest.RollbackFrom.Length == 0)
+            {
+                problems.Add($"plan.targets[{i}].package_id",
+                    $"package '{packageId}' ({package.Manifest.Version}) authorizes no downgrade: a rollback campaign needs a package "
+                    + "uploaded with rollback_from (the versions it may replace)");
             }
         }
     }

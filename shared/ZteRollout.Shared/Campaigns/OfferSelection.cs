@@ -171,14 +171,15 @@ public static class OfferSelection
 
     /// <summary>
     /// A delta whose base is the device's version when one exists, else the FULL package; null when the target is
-    /// not newer than what the device runs (never a downgrade) — or, for a rollback campaign, not older (the FULL only).
+    /// not newer than what the device runs (never a downgrade) — or, for a rollback campaign, not older (the FULL only)
+    /// or not authorized by its signed manifest to replace the device's version (the agent would refuse it).
     /// </summary>
     public static PackageRecord? SelectPackage(FirmwareVersion current, ModelTarget target, bool rollback = false)
     {
         var targetVersion = FirmwareVersion.Parse(target.Full.Manifest.Version);
         if (rollback)
         {
-            return targetVersion < current ? target.Full : null;
+            return targetVersion < current && target.Full.Manifest.AuthorizesDowngradeFrom(current) ? target.Full : null;
         }
 
         if (targetVersion <= current)

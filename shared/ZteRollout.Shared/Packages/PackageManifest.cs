@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 
 using System.Security.Cryptography;
 using System.Text.Json;
+using ZteRollout.Shared.Versions;
 
 namespace ZteRollout.Shared.Packages;
 
@@ -25,11 +26,49 @@ public sealed record PackageManifest(
     [property: Id(3)] PackageKind Kind,
     [property: Id(4)] string? BaseVersion,
     [property: Id(5)] long Size,
-    [property: Id(6)] string Sha256);
+    [property: Id(6)] string Sha256)
+{
+    [Id(8)]
+    private readonly ImmutableArray<string> _rollbackFrom;
+
+    /// <summary>
+    /// Anti-rollback floor (like Android's rollback index): a device that installed security version N refuses any
+    /// package below N, whatever else the manifest says. 0 for a package that declares none.
+    /// </summary>
+    [Id(7)]
+    public uint SecurityVersion { get; init; }
+
+    /// <summary>
+    /// Versions this package may replace although it is lower: the signed authorization of a downgrade. Empty for
+    /// every package that is not a rollback package; a device refuses a version not above its own unless its
+    /// current version is listed here.
+    /// </summary>
+    public ImmutableArray<string> RollbackFrom
+    {
+        get => _rollbackFrom.IsDefault ? [] : _rollbackFrom;
+        init => _rollbackFrom = value;
+    }
+
+    /// <summary>Whether the manifest authorizes replacing <paramref name="current"/> with this (lower or equal) version.</summary>
+    public bool AuthorizesDowngradeFrom(FirmwareVersion current)
+    {
+        foreach (var text in RollbackFrom)
+        {
+            if (FirmwareVersion.TryParse(text, out var from, out _) && from == current)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
 
 /// <summary>
 /// Canonical encoding of a manifest: UTF-8 JSON, fields in a fixed order, no whitespace,
-/// models sorted ordinally. The same manifest always yields the same bytes.
+/// models and rollback versions sorted ordinally. The same manifest always yields the same bytes.
+/// <c>securityVersion</c> and <c>rollbackFrom</c> are written only when set, so a manifest without them has the
+/// bytes (and signature) it had before they existed (docs/manifest.md).
 /// </summary>
 public static class ManifestCodec
 {
@@ -59,6 +98,22 @@ public static class ManifestCodec
 
             json.WriteNumber("size", manifest.Size);
             json.WriteString("sha256", manifest.Sha256);
+            if (manifest.SecurityVersion != 0)
+            {
+                json.WriteNumber("securityVersion", manifest.SecurityVersion);
+            }
+
+            if (manifest.RollbackFrom.Length > 0)
+            {
+                json.WriteStartArray("rollbackFrom");
+                foreach (var version in manifest.RollbackFrom.Order(StringComparer.Ordinal))
+                {
+                    json.WriteStringValue(version);
+                }
+
+                json.WriteEndArray();
+            }
+
             json.WriteEndObject();
         }
 
@@ -90,7 +145,13 @@ public static class ManifestCodec
                 kind,
                 root.TryGetProperty("baseVersion", out var b) ? b.GetString() : null,
                 root.GetProperty("size").GetInt64(),
-                root.GetProperty("sha256").GetString() ?? throw new FormatException("sha256 is null."));
+                root.GetProperty("sha256").GetString() ?? throw new FormatException("sha256 is null."))
+            {
+                SecurityVersion = root.TryGetProperty("securityVersion", out var security) ? security.GetUInt32() : 0,
+                RollbackFrom = root.TryGetProperty("rollbackFrom", out var from)
+                    ? [.. from.EnumerateArray().Select(v => v.GetString() ?? throw new FormatException("rollbackFrom version is null."))]
+                    : [],
+            };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {

@@ -11,7 +11,22 @@ public sealed record PackageMetadata(
     [property: Id(3)] string? BaseVersion,
     [property: Id(4)] long RequiredFreeBytes,
     [property: Id(5)] int MinBatteryPercent,
-    [property: Id(6)] string ReleaseNotes);
+    [property: Id(6)] string ReleaseNotes)
+{
+    [Id(8)]
+    private readonly ImmutableArray<string> _rollbackFrom;
+
+    /// <summary>Signed into the manifest: see <see cref="PackageManifest.SecurityVersion"/>.</summary>
+    [Id(7)]
+    public uint SecurityVersion { get; init; }
+
+    /// <summary>Signed into the manifest: see <see cref="PackageManifest.RollbackFrom"/>.</summary>
+    public ImmutableArray<string> RollbackFrom
+    {
+        get => _rollbackFrom.IsDefault ? [] : _rollbackFrom;
+        init => _rollbackFrom = value;
+    }
+}
 
 /// <summary>A stored package: its metadata, its signed manifest and where its bytes are.</summary>
 [GenerateSerializer, Immutable, Alias("zte.PackageRecord")]

@@ -33,7 +33,9 @@ public sealed class PackageCatalogGrain(
 
         foreach (var other in state.State.Packages.Values)
         {
-            if (SameSlot(other, metadata) is { } model)
+            // The same image signed with other terms (the previous release re-issued as a rollback package, with
+            // rollback_from and a security version) is no ambiguity: its bytes are the ones the slot already has.
+            if (!SameImageOtherTerms(other, metadata, sha256) && SameSlot(other, metadata) is { } model)
             {
                 throw RolloutException.AlreadyExists(
                     $"package '{other.PackageId}' already is {metadata.Kind.ToString().ToUpperInvariant()} {metadata.Version}"
@@ -42,7 +44,11 @@ public sealed class PackageCatalogGrain(
             }
         }
 
-        var manifest = new PackageManifest(packageId, metadata.Version, metadata.Models, metadata.Kind, metadata.BaseVersion, size, sha256);
+        var manifest = new PackageManifest(packageId, metadata.Version, metadata.Models, metadata.Kind, metadata.BaseVersion, size, sha256)
+        {
+            SecurityVersion = metadata.SecurityVersion,
+            RollbackFrom = metadata.RollbackFrom,
+        };
         var bytes = ManifestCodec.Encode(manifest);
         var record = new PackageRecord(manifest, metadata, bytes, signer.Sign(bytes), clock.UtcNow);
         state.State.Packages[packageId] = record;
@@ -70,6 +76,11 @@ public sealed class PackageCatalogGrain(
 
     public Task<string> GetSigningKeyAsync() => Task.FromResult(signer.PublicKeyPem);
 
+    private static bool SameImageOtherTerms(PackageRecord other, PackageMetadata metadata, string sha256) =>
+        other.Manifest.Sha256 == sha256
+        && (other.Manifest.SecurityVersion != metadata.SecurityVersion
+            || !other.Manifest.RollbackFrom.Order(StringComparer.Ordinal).SequenceEqual(metadata.RollbackFrom.Order(StringComparer.Ordinal), StringComparer.Ordinal));
+
     /// <summary>The model on which <paramref name="other"/> occupies the same (model, version, kind, base) slot, if any.</summary>
     private static string? SameSlot(PackageRecord other, PackageMetadata metadata)
     {
@@ -83,11 +94,20 @@ public sealed class PackageCatalogGrain(
         return metadata.Models.FirstOrDefault(m.Models.Contains);
     }
 
-    /// <summary>Derived from what the package is, so the same upload always gets the same id.</summary>
+    /// <summary>
+    /// Derived from what the package is, so the same upload always gets the same id. The signed rollback terms are
+    /// part of what it is (they change the manifest); they join the key only when set, so older ids stay as they were.
+    /// </summary>
     private static string PackageIdFor(PackageMetadata metadata, string sha256)
     {
         var key = string.Join('\n', metadata.Version, metadata.Kind, metadata.BaseVersion ?? "-",
             string.Join(',', metadata.Models.Order(StringComparer.Ordinal)), sha256);
+        if (metadata.SecurityVersion != 0 || metadata.RollbackFrom.Length > 0)
+        {
+            key = string.Join('\n', key, metadata.SecurityVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                string.Join(',', metadata.RollbackFrom.Order(StringComparer.Ordinal)));
+        }
+
         return "pkg-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..20];
     }
 }

@@ -13,6 +13,8 @@ public sealed class CampaignPlanValidatorTests
         Package("pkg-1.9", "1.9"),
         Package("pkg-2.0", "2.0"),
         Package("pkg-3.0", "3.0"),
+        Package("pkg-1.9-back", "1.9", rollbackFrom: "2.0"),
+        Package("pkg-3.0-back", "3.0", rollbackFrom: "3.1"),
     }.ToImmutableDictionary(p => p.PackageId);
 
     [Fact]
@@ -143,8 +145,8 @@ public sealed class CampaignPlanValidatorTests
     }
 
     [Theory]
-    [InlineData("pkg-1.9")]
-    [InlineData("pkg-3.0")]
+    [InlineData("pkg-1.9-back")]
+    [InlineData("pkg-3.0-back")]
     public void Validate_RollbackCampaign_AllowsTargetsBelowAndAboveAdmittedVersions(string packageId)
     {
         var plan = ValidPlan() with
@@ -157,6 +159,24 @@ public sealed class CampaignPlanValidatorTests
         var problems = Validate(plan);
 
         Assert.Empty(problems);
+    }
+
+    [Fact]
+    public void Validate_RollbackCampaignWhosePackageAuthorizesNoDowngrade_NamesTheTargetsPackage()
+    {
+        var plan = ValidPlan() with
+        {
+            Targets = [new CampaignTarget("MF-A", "pkg-1.9")],
+            Eligibility = new Eligibility(["MF-A"], ["2.0"], null, null, [], [], []),
+            Rollback = true,
+        };
+
+        var problems = Validate(plan);
+
+        Assert.Equal(
+            [new FieldViolation("plan.targets[0].package_id",
+                "package 'pkg-1.9' (1.9) authorizes no downgrade: a rollback campaign needs a package uploaded with rollback_from (the versions it may replace)")],
+            problems);
     }
 
     [Fact]
@@ -222,10 +242,10 @@ public sealed class CampaignPlanValidatorTests
             RateLimit = new RateLimit(100, 10, TimeSpan.FromMinutes(5)),
         };
 
-    private static PackageRecord Package(string packageId, string version)
+    private static PackageRecord Package(string packageId, string version, params string[] rollbackFrom)
     {
-        var manifest = new PackageManifest(packageId, version, ["MF-A"], PackageKind.Full, null, 1024, new string('0', 64));
-        var metadata = new PackageMetadata(version, ["MF-A"], PackageKind.Full, null, 0, 0, "");
+        var manifest = new PackageManifest(packageId, version, ["MF-A"], PackageKind.Full, null, 1024, new string('0', 64)) { RollbackFrom = [.. rollbackFrom] };
+        var metadata = new PackageMetadata(version, ["MF-A"], PackageKind.Full, null, 0, 0, "") { RollbackFrom = [.. rollbackFrom] };
         return new PackageRecord(manifest, metadata, [], [], DateTimeOffset.UnixEpoch);
     }
 }
