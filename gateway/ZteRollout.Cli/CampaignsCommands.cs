@@ -21,7 +21,7 @@ internal static class CampaignsCommands
         Transition("start", "Start a draft campaign: matching devices begin to get offers.", (c, r, ct) => c.StartCampaignAsync(r, cancellationToken: ct).ResponseAsync),
         Transition("pause", "Pause a running campaign: no new offers until resumed.", (c, r, ct) => c.PauseCampaignAsync(r, cancellationToken: ct).ResponseAsync),
         Transition("resume", "Resume a paused or halted campaign at its current stage.", (c, r, ct) => c.ResumeCampaignAsync(r, cancellationToken: ct).ResponseAsync),
-        Transition("advance", "Start the next stage now, without waiting for soak and gate.", (c, r, ct) => c.AdvanceCampaignAsync(r, cancellationToken: ct).ResponseAsync),
+        Advance(),
         Transition("cancel", "Cancel a campaign for good: no new offers; offers not yet downloading are cancelled.", (c, r, ct) => c.CancelCampaignAsync(r, cancellationToken: ct).ResponseAsync),
         Transition("halt", "Halt a campaign everywhere at once; in-flight installs finish and still count.", (c, r, ct) => c.HaltCampaignAsync(r, cancellationToken: ct).ResponseAsync, reasonRequired: true),
         Show(),
@@ -105,12 +105,79 @@ internal static class CampaignsCommands
         var command = new Command(name, description) { id, reason };
         command.SetAction((parse, ct) => AdminConnection.RunAsync(parse, ct, async admin =>
         {
-            var request = new CampaignRequest { CampaignId = parse.GetRequiredValue(id), Reason = parse.GetValue(reason) ?? "" };
-            Render.Result(parse, await call(admin.Client, request, ct), Render.CampaignSummary);
+            var request = new CampaignRequest { CampaignId = parse.GetRequiredValue(id), Reason = parse.GetValue(reason) ?? "", RequestId = NewRequestId() };
+            ShowTransition(parse, await CallWithRetriesAsync(() => call(admin.Client, request, ct), ct));
             return 0;
         }));
         return command;
     }
+
+    /// <summary>
+    /// <c>campaigns advance</c>: names the stage it leaves (compare-and-set), so neither a retry nor a second operator
+    /// can skip a stage. Without --from-stage, the stage the campaign is at when the command starts.
+    /// </summary>
+    private static Command Advance()
+    {
+        var id = new Argument<string>("ID") { Description = "The campaign id." };
+        var reason = new Option<string?>("--reason") { Description = "Why, kept in the audit log.", HelpName = "TEXT" };
+        var fromStage = new Option<uint?>("--from-stage")
+        {
+            Description = "The stage (1-based, as `show` prints it) to advance from; the server refuses when the campaign is at another.",
+            HelpName = "N",
+        };
+        var command = new Command("advance", "Start the next stage now, without waiting for soak and gate.") { id, reason, fromStage };
+        command.SetAction((parse, ct) => AdminConnection.RunAsync(parse, ct, async admin =>
+        {
+            var campaignId = parse.GetRequiredValue(id);
+            var from = parse.GetValue(fromStage) switch
+            {
+                0 => throw new InputException("--from-stage counts from 1."),
+                { } stage => stage - 1,
+                null => (await admin.Client.GetCampaignAsync(new CampaignRequest { CampaignId = campaignId }, cancellationToken: ct)).CurrentStage,
+            };
+            var request = new CampaignRequest { CampaignId = campaignId, Reason = parse.GetValue(reason) ?? "", RequestId = NewRequestId(), FromStage = from };
+            ShowTransition(parse, await CallWithRetriesAsync(() => admin.Client.AdvanceCampaignAsync(request, cancellationToken: ct).ResponseAsync, ct));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>A fresh request id per command invocation; its retries reuse it, so the server applies the command once.</summary>
+    private static string NewRequestId() => "cli-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>
+    /// Retries a call whose outcome is unknown (no server answered, or it answered Unavailable) a few times. The request
+    /// carries the same request id each time, so a retry of a call that did land is a no-op on the server.
+    /// </summary>
+    private static async Task<Campaign> CallWithRetriesAsync(Func<Task<Campaign>> call, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (RpcException e) when (attempt < TransitionAttempts && e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && !ct.IsCancellationRequested)
+            {
+                Render.Warning($"{e.StatusCode}: {e.Status.Detail}; retrying ({attempt}/{TransitionAttempts - 1})");
+                await Task.Delay(TimeSpan.FromSeconds(attempt), ct);
+            }
+        }
+    }
+
+    private const int TransitionAttempts = 3;
+
+    private static void ShowTransition(ParseResult parse, Campaign campaign) =>
+        Render.Result(parse, campaign, c =>
+        {
+            if (c.Unchanged)
+            {
+                // A repeated halt (pause, cancel...) succeeds; say that it found the campaign as asked.
+                Render.Line($"campaign {c.CampaignId} was already {Render.Words(c.State)}; nothing changed");
+            }
+
+            Render.CampaignSummary(c);
+        });
 
     private static Command Show()
     {

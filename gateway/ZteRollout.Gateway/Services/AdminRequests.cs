@@ -25,6 +25,19 @@ public static partial class AdminRequests
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex HexSha256();
 
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
+    private static partial Regex RequestIdPattern();
+
+    /// <summary>A call's optional client request id (null when not sent); InvalidArgument naming request_id when malformed.</summary>
+    public static string? RequestId(string requestId) =>
+        requestId.Length == 0 ? null
+        : RequestIdPattern().IsMatch(requestId) ? requestId
+        : throw RolloutException.InvalidField("request_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+
+    /// <summary>An advance's from_stage as the grain's 0-based stage.</summary>
+    public static int Stage(uint fromStage) =>
+        fromStage <= int.MaxValue ? (int)fromStage : throw RolloutException.InvalidField("from_stage", $"{fromStage} is not a stage");
+
     public static PackageMetadata ToMetadata(A.PackageMetadata m)
     {
         var problems = new ViolationList();
@@ -290,6 +303,7 @@ public static partial class AdminRequests
             CurrentStage = (uint)view.CurrentStage,
             GateStatus = view.GateStatus,
             StatusVersion = (ulong)view.StatusVersion,
+            Unchanged = view.Unchanged,
         };
         for (var i = 0; i < plan.Stages.Length; i++)
         {

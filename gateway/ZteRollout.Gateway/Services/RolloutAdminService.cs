@@ -155,16 +155,16 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
     {
         var id = AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: true);
         var plan = AdminRequests.ToPlan(request.Plan);
-        return AdminRequests.ToProto(await grains.Campaign(id).CreateAsync(plan, Actor(context)), withAudit: true);
+        return AdminRequests.ToProto(await grains.Campaign(id).CreateAsync(plan, Actor(context), AdminRequests.RequestId(request.RequestId)), withAudit: true);
     }
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
     public override async Task<Campaign> StartCampaign(CampaignRequest request, ServerCallContext context) =>
-        AdminRequests.ToProto(await CampaignOf(request).StartAsync(Actor(context), request.Reason), withAudit: true);
+        AdminRequests.ToProto(await CampaignOf(request).StartAsync(Actor(context), request.Reason, RequestId(request)), withAudit: true);
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
     public override async Task<Campaign> CancelCampaign(CampaignRequest request, ServerCallContext context) =>
-        AdminRequests.ToProto(await CampaignOf(request).CancelAsync(Actor(context), request.Reason), withAudit: true);
+        AdminRequests.ToProto(await CampaignOf(request).CancelAsync(Actor(context), request.Reason, RequestId(request)), withAudit: true);
 
     public override async Task<Campaign> GetCampaign(CampaignRequest request, ServerCallContext context) =>
         AdminRequests.ToProto(await CampaignOf(request).GetAsync(), withAudit: true);
@@ -212,23 +212,23 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
     public override async Task<Campaign> PauseCampaign(CampaignRequest request, ServerCallContext context) =>
-        AdminRequests.ToProto(await CampaignOf(request).PauseAsync(Actor(context), request.Reason), withAudit: true);
+        AdminRequests.ToProto(await CampaignOf(request).PauseAsync(Actor(context), request.Reason, RequestId(request)), withAudit: true);
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManagerOrSre)]
     public override async Task<Campaign> ResumeCampaign(CampaignRequest request, ServerCallContext context)
     {
         var user = context.GetHttpContext().User;
         var maySresume = user.IsInRole(RolloutAuth.Roles.Sre) || user.IsInRole(RolloutAuth.Roles.Admin);
-        return AdminRequests.ToProto(await CampaignOf(request).ResumeAsync(Actor(context), request.Reason, maySresume), withAudit: true);
+        return AdminRequests.ToProto(await CampaignOf(request).ResumeAsync(Actor(context), request.Reason, maySresume, RequestId(request)), withAudit: true);
     }
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
     public override async Task<Campaign> AdvanceCampaign(CampaignRequest request, ServerCallContext context) =>
-        AdminRequests.ToProto(await CampaignOf(request).AdvanceAsync(Actor(context), request.Reason), withAudit: true);
+        AdminRequests.ToProto(await CampaignOf(request).AdvanceAsync(Actor(context), request.Reason, request.HasFromStage ? AdminRequests.Stage(request.FromStage) : null, RequestId(request)), withAudit: true);
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Sre)]
     public override async Task<Campaign> HaltCampaign(CampaignRequest request, ServerCallContext context) =>
-        AdminRequests.ToProto(await CampaignOf(request).HaltAsync(Actor(context), request.Reason), withAudit: true);
+        AdminRequests.ToProto(await CampaignOf(request).HaltAsync(Actor(context), request.Reason, RequestId(request)), withAudit: true);
 
     public override async Task WatchCampaign(CampaignRequest request, IServerStreamWriter<Campaign> responseStream, ServerCallContext context)
     {
@@ -237,7 +237,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         long? sent = null;
         while (!ct.IsCancellationRequested)
         {
-            var view = await campaign.GetAsync();
+            // The campaign's latest committed view from memory: a watcher never adds work the campaign must wait for.
+            var view = await campaign.GetLatestViewAsync();
             if (view.StatusVersion != sent)
             {
                 await responseStream.WriteAsync(AdminRequests.ToProto(view, withAudit: true), ct);
@@ -285,6 +286,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
 
     private ICampaignGrain CampaignOf(CampaignRequest request) =>
         grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false));
+
+    private static string? RequestId(CampaignRequest request) => AdminRequests.RequestId(request.RequestId);
 
     private static string Actor(ServerCallContext context) => context.GetHttpContext().User.Identity?.Name ?? "unknown";
 }

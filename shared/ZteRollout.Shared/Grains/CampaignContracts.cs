@@ -1,51 +1,86 @@
 using System.Collections.Immutable;
 using ZteRollout.Shared.Campaigns;
+using Orleans.Concurrency;
 using ZteRollout.Shared.Devices;
 
 namespace ZteRollout.Shared.Grains;
 
-/// <summary>One campaign: plan, lifecycle and audit log. Key: the campaign id.</summary>
+/// <summary>
+/// One campaign: plan, lifecycle and audit log. Key: the campaign id.
+/// Every mutating call takes an optional client request id: a retry with the same id is a no-op that answers the
+/// campaign as it is (<see cref="CampaignView.Unchanged"/>). Halt, pause and cancel are idempotent anyway: repeated on a
+/// campaign already in that state they publish it again and succeed.
+/// </summary>
 [Alias("zte.ICampaignGrain")]
 public interface ICampaignGrain : IGrainWithStringKey
 {
     /// <summary>Validates and stores a new DRAFT campaign.</summary>
     [Alias("Create")]
-    Task<CampaignView> CreateAsync(CampaignPlan plan, string actor);
+    Task<CampaignView> CreateAsync(CampaignPlan plan, string actor, string? requestId = null);
 
+    /// <summary>Starts a DRAFT campaign; on a RUNNING one it republishes it and makes sure its tick is registered.</summary>
     [Alias("Start")]
-    Task<CampaignView> StartAsync(string actor, string reason);
+    Task<CampaignView> StartAsync(string actor, string reason, string? requestId = null);
 
     [Alias("Cancel")]
-    Task<CampaignView> CancelAsync(string actor, string reason);
+    Task<CampaignView> CancelAsync(string actor, string reason, string? requestId = null);
 
-    /// <summary>The campaign with its counts; NotFound when it was never created.</summary>
-    [Alias("Get")]
+    /// <summary>
+    /// The campaign with its counts, pulled from its stats shards; NotFound when it was never created. Interleaved:
+    /// it reads only committed state and summaries, so a reader never holds up a halt.
+    /// </summary>
+    [Alias("Get"), AlwaysInterleave]
     Task<CampaignView> GetAsync();
 
+    /// <summary>
+    /// The campaign as last committed, with the summaries its shards last pushed: no shard calls, and interleaved, so
+    /// any number of watchers cost the campaign nothing it must wait for. NotFound when it was never created.
+    /// </summary>
+    [Alias("GetLatestView"), AlwaysInterleave]
+    Task<CampaignView> GetLatestViewAsync();
+
     [Alias("Pause")]
-    Task<CampaignView> PauseAsync(string actor, string reason);
+    Task<CampaignView> PauseAsync(string actor, string reason, string? requestId = null);
 
     /// <summary>Resumes a PAUSED campaign, or a HALTED one when <paramref name="mayResumeHalted"/> (SREs decide on halts).</summary>
     [Alias("Resume")]
-    Task<CampaignView> ResumeAsync(string actor, string reason, bool mayResumeHalted);
+    Task<CampaignView> ResumeAsync(string actor, string reason, bool mayResumeHalted, string? requestId = null);
 
-    /// <summary>Starts the next stage now (or completes the campaign after its last stage).</summary>
+    /// <summary>
+    /// Starts the next stage now (or completes the campaign after its last stage). With <paramref name="fromStage"/>
+    /// (0-based) it is a compare-and-set: a campaign at another stage answers FailedPrecondition naming its stage.
+    /// </summary>
     [Alias("Advance")]
-    Task<CampaignView> AdvanceAsync(string actor, string reason);
+    Task<CampaignView> AdvanceAsync(string actor, string reason, int? fromStage = null, string? requestId = null);
 
     [Alias("Halt")]
-    Task<CampaignView> HaltAsync(string actor, string reason);
+    Task<CampaignView> HaltAsync(string actor, string reason, string? requestId = null);
 
     /// <summary>A stats shard's latest figures; the campaign re-evaluates its halt policy and stage gate on each.</summary>
     [Alias("OnShardSummary")]
     Task OnShardSummaryAsync(ShardSummary summary);
 
     /// <summary>
-    /// Time-driven work: stage soak and gates, auto-advance, completion, and the in-progress timeout sweep.
-    /// A reminder calls it every minute; tests call it after moving their fake clock.
+    /// Time-driven work: the in-progress timeout sweep and a pull of the shards' summaries (interleaved, so a halt or
+    /// a read never waits for them), then <see cref="CompleteTickAsync"/> in the campaign's own turn. A reminder
+    /// starts it every minute; tests call it after moving their fake clock.
     /// </summary>
-    [Alias("Tick")]
+    [Alias("Tick"), AlwaysInterleave]
     Task TickAsync();
+
+    /// <summary>
+    /// The tick's decisions, in the campaign's own turn: republish when the directory's record differs from the
+    /// stored state, then the halt policy, soak, gates and completion over the latest summaries.
+    /// </summary>
+    [Alias("CompleteTick")]
+    Task CompleteTickAsync();
+
+    /// <summary>
+    /// Republishes the campaign when the directory's record of it differs from its stored state (a publication that
+    /// failed after the state was stored). Each silo calls it now and then for the campaigns its snapshot lets offer.
+    /// </summary>
+    [Alias("Reconcile")]
+    Task ReconcileAsync();
 }
 
 /// <summary>Why and by whom a campaign was halted.</summary>
@@ -101,6 +136,13 @@ public sealed record CampaignView(
     /// <summary>The sequential test's log-likelihood ratio over the outcomes it judges (since the last resume from a halt).</summary>
     [Id(16)]
     public double HaltStatistic { get; init; }
+
+    /// <summary>
+    /// The call that answered this changed nothing: the campaign already was as asked (a repeated halt, pause or
+    /// cancel, which only publishes it again) or the call's request id was applied before.
+    /// </summary>
+    [Id(17)]
+    public bool Unchanged { get; init; }
 }
 
 /// <summary>Devices of a campaign by their latest status; each device counts once.</summary>
@@ -274,8 +316,17 @@ public interface ICampaignDirectoryGrain : IGrainWithIntegerKey
     /// when it does not run), and publishes a new snapshot when that changed. Campaigns push; the directory never
     /// calls a campaign grain back, so the two cannot deadlock.
     /// </summary>
-    [Alias("Record")]
-    Task RecordAsync(string campaignId, CampaignState state, ActiveCampaign? active);
+    /// <remarks>
+    /// <paramref name="revision"/> grows with every change of the campaign's stored state: a record older than the one
+    /// held is ignored (a late publication cannot undo a halt), and a repeat of the one held publishes the current
+    /// snapshot again without a new version.
+    /// </remarks>
+    [Alias("RecordRevision")]
+    Task RecordAsync(string campaignId, CampaignState state, ActiveCampaign? active, long revision);
+
+    /// <summary>The revision of the campaign the directory last recorded (0 when none), for a campaign to reconcile.</summary>
+    [Alias("GetRecordedRevision")]
+    Task<long> GetRecordedRevisionAsync(string campaignId);
 
     /// <summary>Adds a new delta to the running campaigns whose target it matches, and publishes.</summary>
     [Alias("PackageAdded")]
@@ -300,7 +351,8 @@ public interface ICampaignDirectoryGrain : IGrainWithIntegerKey
     /// (re)subscribed by the same call, so a directory that lost its subscribers (it moved to another silo)
     /// has them back within one poll; subscriptions lapse unless renewed this way.
     /// </summary>
-    [Alias("Poll")]
+    /// <remarks>Interleaved: it serves the last stored and published snapshot, so a poll never waits behind a change.</remarks>
+    [Alias("Poll"), AlwaysInterleave]
     Task<CampaignSnapshot?> PollAsync(long knownVersion, ISnapshotObserver? observer);
 }
 

@@ -27,11 +27,18 @@ public sealed class CampaignDirectoryState
 
     [Id(4)]
     public FleetStatus Fleet { get; set; } = new(false, string.Empty, string.Empty, null);
+
+    /// <summary>The revision of each campaign last recorded (see <see cref="ICampaignDirectoryGrain.RecordAsync"/>).</summary>
+    [Id(5)]
+    public Dictionary<string, long> Revisions { get; set; } = [];
 }
 
 /// <summary>
 /// The list of campaigns and the versioned snapshot of the running ones, pushed to every silo's cache on
 /// each change and polled by them as a fallback (a push can be lost; a poll cannot be skipped).
+/// A change is stored before its snapshot is published, so a version number is never published with a content that
+/// storage might not keep: a failed write publishes nothing, and the next change takes the next number.
+/// Polls are interleaved and served from the last published snapshot, so they never wait behind a change.
 /// Kept active so its subscriber list survives idle periods; if it moves (silo loss), the next polls re-subscribe.
 /// </summary>
 [CollectionAgeLimit(AlwaysActive = true)]
@@ -44,17 +51,41 @@ public sealed class CampaignDirectoryGrain(
     private static readonly TimeSpan SubscriptionLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(1);
     private readonly Dictionary<ISnapshotObserver, DateTimeOffset> _observers = [];
-    private CampaignSnapshot? _snapshot;
 
-    public async Task RecordAsync(string campaignId, CampaignState campaignState, ActiveCampaign? active)
+    // The snapshot of what storage holds: the only one polls and pushes hand out.
+    private CampaignSnapshot _published = CampaignSnapshot.Empty;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _published = SnapshotOf(state.State);
+        return Task.CompletedTask;
+    }
+
+    public async Task RecordAsync(string campaignId, CampaignState campaignState, ActiveCampaign? active, long revision)
     {
         var s = state.State;
+        var recorded = s.Revisions.GetValueOrDefault(campaignId);
+        if (revision < recorded)
+        {
+            // A late publication (a slow retry, an activation that lost a race) must not undo a newer one, such as a halt.
+            logger.LogInformation("Campaign {Campaign}: ignoring revision {Revision}, {Recorded} is recorded", campaignId, revision, recorded);
+            return;
+        }
+
+        if (revision == recorded && s.States.ContainsKey(campaignId))
+        {
+            // A repeat (a retried halt): the record stands; push it again for a silo that may have missed it.
+            await PushAsync();
+            return;
+        }
+
         if (!s.States.ContainsKey(campaignId))
         {
             s.Order.Add(campaignId);
         }
 
         s.States[campaignId] = campaignState;
+        s.Revisions[campaignId] = revision;
         var changed = active is null ? s.Running.Remove(campaignId) : !Equals(s.Running.GetValueOrDefault(campaignId), active);
         if (active is not null)
         {
@@ -63,14 +94,19 @@ public sealed class CampaignDirectoryGrain(
 
         if (changed)
         {
-            // Push first, store second: a halt must reach every silo as fast as possible. If the write then fails,
-            // the campaign (already stored) records it again on its next change or retry.
             s.SnapshotVersion++;
-            await PublishAsync();
         }
 
-        await state.WriteStateAsync();
+        // Store first, publish second: a version is published only once it is stored.
+        await CommitAsync();
+        if (changed)
+        {
+            await PushAsync();
+        }
     }
+
+    public Task<long> GetRecordedRevisionAsync(string campaignId) =>
+        Task.FromResult(state.State.Revisions.GetValueOrDefault(campaignId));
 
     public async Task PackageAddedAsync(PackageRecord package)
     {
@@ -97,8 +133,8 @@ public sealed class CampaignDirectoryGrain(
         if (changed)
         {
             s.SnapshotVersion++;
-            await state.WriteStateAsync();
-            await PublishAsync();
+            await CommitAsync();
+            await PushAsync();
         }
     }
 
@@ -111,19 +147,15 @@ public sealed class CampaignDirectoryGrain(
     private async Task<FleetStatus> SetFrozenAsync(bool frozen, string actor, string reason)
     {
         var s = state.State;
-        var changed = s.Fleet.Frozen != frozen;
-        s.Fleet = new FleetStatus(frozen, actor, reason, clock.UtcNow);
-        if (changed)
+        if (s.Fleet.Frozen != frozen)
         {
+            s.Fleet = new FleetStatus(frozen, actor, reason, clock.UtcNow);
             s.SnapshotVersion++;
+            await CommitAsync();
         }
 
-        await state.WriteStateAsync();
-        if (changed)
-        {
-            await PublishAsync();
-        }
-
+        // A repeat keeps who froze it and why, and pushes the snapshot again.
+        await PushAsync();
         return s.Fleet;
     }
 
@@ -139,7 +171,7 @@ public sealed class CampaignDirectoryGrain(
             _observers[observer] = TimeProvider.System.GetUtcNow() + SubscriptionLifetime;
         }
 
-        var snapshot = CurrentSnapshot();
+        var snapshot = _published;
         return Task.FromResult(snapshot.Version > knownVersion ? snapshot : null);
     }
 
@@ -149,22 +181,31 @@ public sealed class CampaignDirectoryGrain(
         && FirmwareVersion.Parse(delta.Manifest.Version) == FirmwareVersion.Parse(target.Full.Manifest.Version)
         && target.Deltas.All(d => d.PackageId != delta.PackageId);
 
-    private CampaignSnapshot CurrentSnapshot()
+    private static CampaignSnapshot SnapshotOf(CampaignDirectoryState s) =>
+        new(s.SnapshotVersion, [.. s.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)]) { Frozen = s.Fleet.Frozen };
+
+    /// <summary>
+    /// Stores the state, then makes it what polls and pushes hand out. A failed write drops this activation, so the
+    /// next call starts from what storage holds (its unstored change, and its version number, are gone with it).
+    /// </summary>
+    private async Task CommitAsync()
     {
-        if (_snapshot is null || _snapshot.Version != state.State.SnapshotVersion)
+        try
         {
-            _snapshot = new CampaignSnapshot(state.State.SnapshotVersion, [.. state.State.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)])
-            {
-                Frozen = state.State.Fleet.Frozen,
-            };
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            this.DeactivateOnIdle();
+            throw;
         }
 
-        return _snapshot;
+        _published = SnapshotOf(state.State);
     }
 
-    private async Task PublishAsync()
+    private async Task PushAsync()
     {
-        var snapshot = CurrentSnapshot();
+        var snapshot = _published;
         var now = TimeProvider.System.GetUtcNow();
         foreach (var expired in _observers.Where(o => o.Value < now).Select(o => o.Key).ToList())
         {
@@ -173,7 +214,7 @@ public sealed class CampaignDirectoryGrain(
 
         // Push to every silo at once and wait (bounded) so that, when a change is acknowledged, the caches have it.
         // A silo that misses the push catches up by its poll.
-        var pushes = _observers.Keys.Select(async observer =>
+        var pushes = _observers.Keys.ToList().Select(async observer =>
         {
             try
             {

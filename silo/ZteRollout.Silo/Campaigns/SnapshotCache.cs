@@ -8,12 +8,17 @@ namespace ZteRollout.Silo.Campaigns;
 /// <summary>
 /// This silo's copy of the running-campaign snapshot. The directory pushes each new version; a poll every
 /// second catches up when a push was lost and renews this silo's subscription to the pushes. Device grains read it without a call.
+/// Every few polls the silo also asks each campaign its snapshot lets offer to reconcile the directory with what the
+/// campaign stored, so a halt that was stored but whose publication failed stops this silo's offers within seconds
+/// even if nobody retries it.
 /// </summary>
 public sealed class SnapshotCache(
     IGrainFactory grains,
     IOptions<RolloutSiloOptions> options,
     ILogger<SnapshotCache> logger) : ISnapshotObserver, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
+    /// <summary>Polls between two reconcile requests (at the default poll interval, every 5 s).</summary>
+    private const int PollsPerReconcile = 5;
     private readonly CancellationTokenSource _stopping = new();
     private CampaignSnapshot? _current;
     private ISnapshotObserver? _reference;
@@ -84,6 +89,7 @@ public sealed class SnapshotCache(
         // Polling is how a lost push or a moved directory is noticed: it runs on real time, not on the
         // rollout clock, so a test's fake clock cannot stop it.
         using var timer = new PeriodicTimer(options.Value.SnapshotPollInterval, TimeProvider.System);
+        var polls = 0;
         do
         {
             try
@@ -93,6 +99,11 @@ public sealed class SnapshotCache(
             catch (Exception e) when (!stopping.IsCancellationRequested)
             {
                 logger.LogWarning(e, "Campaign snapshot poll failed; retrying");
+            }
+
+            if (++polls % PollsPerReconcile == 0)
+            {
+                ReconcileOfferingCampaigns();
             }
         }
         while (await WaitAsync(timer, stopping));
@@ -107,6 +118,35 @@ public sealed class SnapshotCache(
         catch (OperationCanceledException)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Asks each campaign this silo may make offers for to republish itself if the directory does not hold its stored
+    /// state. Only those: a campaign wrongly shown as offering is the unsafe case; the others are the tick's to repair.
+    /// </summary>
+    private void ReconcileOfferingCampaigns()
+    {
+        if (Volatile.Read(ref _current) is not { } snapshot)
+        {
+            return;
+        }
+
+        foreach (var campaign in snapshot.Campaigns.Where(c => c.ExposurePercent > 0))
+        {
+            _ = ReconcileAsync(campaign.CampaignId);
+        }
+    }
+
+    private async Task ReconcileAsync(string campaignId)
+    {
+        try
+        {
+            await grains.Campaign(campaignId).ReconcileAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Campaign {Campaign}: reconcile request failed; the next one retries", campaignId);
         }
     }
 

@@ -59,8 +59,10 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
 
     /// <param name="database">Where state and reminders go; a SQLite file in the data directory when null.</param>
     /// <param name="gateways">How many gateway processes (web hosts) front the cluster, each an Orleans client.</param>
+    /// <param name="configureSilo">More silo configuration after ZteRollout's own, e.g. injected faults.</param>
     public static async Task<RolloutCluster> StartAsync(
-        string dataDirectory, FakeTimeProvider clock, int silos = 2, RolloutDatabase? database = null, int gateways = 1)
+        string dataDirectory, FakeTimeProvider clock, int silos = 2, RolloutDatabase? database = null, int gateways = 1,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         database ??= RolloutDatabase.SqliteFile(Path.Combine(dataDirectory, "cluster.db"));
         await database.PrepareAsync(CancellationToken.None);
@@ -74,6 +76,7 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
             silo.AddZteRollout(database);
             silo.Services.Configure<RolloutSiloOptions>(o => o.DataDirectory = dataDirectory);
             silo.Services.AddSingleton(new RolloutClock(clock));
+            configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using ZteRollout.Shared.Grains;
+
+namespace ZteRollout.Silo.Campaigns;
+
+/// <summary>
+/// A campaign's figures: the latest summary of each of its stats shards, merged. Each summary is a shard's whole
+/// state in numbers (not a delta), so keeping the newest per shard makes a lost or repeated one harmless. Memory only:
+/// the shards rebuild their summaries from the ledger rows, and the campaign pulls them again when it activates.
+/// </summary>
+internal sealed class CampaignFigures
+{
+    private readonly Dictionary<int, ShardSummary> _latest = [];
+
+    /// <summary>Moves with every newer summary taken.</summary>
+    public long Version { get; private set; }
+
+    /// <summary>Keeps the summary when it is newer than the one held for its shard; true when it was.</summary>
+    public bool Take(ShardSummary summary)
+    {
+        if (_latest.TryGetValue(summary.Shard, out var known) && known.Sequence >= summary.Sequence)
+        {
+            return false;
+        }
+
+        _latest[summary.Shard] = summary;
+        Version++;
+        return true;
+    }
+
+    /// <summary>Outcomes over every attempt (a retried device's earlier failure still counts) and failures among them.</summary>
+    public (long Completed, long Failures) Attempts() =>
+        (_latest.Values.Sum(s => s.CompletedAttempts), _latest.Values.Sum(s => s.FailedAttempts));
+
+    /// <summary>Failed devices that may still retry.</summary>
+    public long RetryPending => _latest.Values.Sum(s => s.RetryPending);
+
+    /// <summary>Counts per stage, for at least <paramref name="stages"/> stages.</summary>
+    public ImmutableArray<CampaignCounts> StageCounts(int stages)
+    {
+        var count = Math.Max(stages, _latest.Values.Select(s => s.PerStage.Length).DefaultIfEmpty(0).Max());
+        return [.. Enumerable.Range(0, count).Select(i => _latest.Values
+            .Select(s => i < s.PerStage.Length ? s.PerStage[i] : CampaignCounts.Zero)
+            .Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))];
+    }
+
+    public CampaignCounts Totals(int stages) => StageCounts(stages).Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b));
+
+    public ImmutableArray<CohortTally> Cohorts() =>
+        [.. _latest.Values.SelectMany(s => s.Cohorts)
+            .GroupBy(c => (c.Dimension, c.Value))
+            .Select(g => new CohortTally(g.Key.Dimension, g.Key.Value, g.Sum(c => c.Completed), g.Sum(c => c.Failures)))
+            .OrderBy(c => c.Dimension, StringComparer.Ordinal).ThenByDescending(c => c.Failures).ThenBy(c => c.Value, StringComparer.Ordinal)];
+
+    public ImmutableDictionary<string, long> ErrorCodes() =>
+        _latest.Values.SelectMany(s => s.ErrorCodes)
+            .GroupBy(e => e.Key)
+            .ToImmutableDictionary(g => g.Key, g => g.Sum(e => e.Value));
+}
