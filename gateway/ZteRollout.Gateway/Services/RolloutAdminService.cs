@@ -203,7 +203,11 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
             .GroupBy(t => t.Model)
             .ToImmutableDictionary(g => g.Key, g => packages[g.First().PackageId]!.Manifest.Version);
         var stagePercents = plan.Stages.Select(st => Math.Clamp(st.Percent, 0, 100)).ToImmutableArray();
-        var query = new DryRunQuery(plan.Eligibility, targetVersions, plan.Rollback, id, stagePercents);
+        var query = new DryRunQuery(plan.Eligibility, targetVersions, plan.Rollback, id, stagePercents)
+        {
+            RollbackFromByModel = targetVersions.Keys.ToImmutableDictionary(
+                m => m, m => packages[plan.Targets.First(t => t.Model == m).PackageId]!.Manifest.RollbackFrom),
+        };
         var result = await grains.GetGrain<IDeviceRegistryGrain>(0).DryRunAsync(query);
         response.EligibleDevices = (ulong)result.Eligible;
         response.DevicesPerStage.AddRange(result.PerStage.Select(n => (ulong)n));

@@ -391,7 +391,12 @@ public sealed record DryRunQuery(
     [property: Id(1)] ImmutableDictionary<string, string> TargetVersionByModel,
     [property: Id(2)] bool Rollback,
     [property: Id(3)] string Salt,
-    [property: Id(4)] ImmutableArray<double> StagePercents);
+    [property: Id(4)] ImmutableArray<double> StagePercents)
+{
+    /// <summary>For a rollback: per model, the versions its target's signed manifest may replace (only those devices are offered it).</summary>
+    [Id(5)]
+    public ImmutableDictionary<string, ImmutableArray<string>>? RollbackFromByModel { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("zte.DryRunResult")]
 public sealed record DryRunResult(

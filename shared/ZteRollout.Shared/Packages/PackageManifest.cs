@@ -50,9 +50,12 @@ public sealed record PackageManifest(
     }
 
     /// <summary>Whether the manifest authorizes replacing <paramref name="current"/> with this (lower or equal) version.</summary>
-    public bool AuthorizesDowngradeFrom(FirmwareVersion current)
+    public bool AuthorizesDowngradeFrom(FirmwareVersion current) => AuthorizesDowngradeFrom(RollbackFrom, current);
+
+    /// <summary>Whether <paramref name="rollbackFrom"/> (a manifest's list) names <paramref name="current"/>, compared as versions.</summary>
+    public static bool AuthorizesDowngradeFrom(ImmutableArray<string> rollbackFrom, FirmwareVersion current)
     {
-        foreach (var text in RollbackFrom)
+        foreach (var text in rollbackFrom.IsDefault ? [] : rollbackFrom)
         {
             if (FirmwareVersion.TryParse(text, out var from, out _) && from == current)
             {

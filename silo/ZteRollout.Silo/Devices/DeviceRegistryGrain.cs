@@ -2,6 +2,7 @@ using Orleans.Concurrency;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Grains;
+using ZteRollout.Shared.Packages;
 using ZteRollout.Shared.Versions;
 using ZteRollout.Silo.Storage;
 
@@ -32,7 +33,7 @@ public sealed class DeviceRegistryGrain(RowQueries rows) : Grain, IDeviceRegistr
                 row.Carrier ?? string.Empty, row.CurrentVersion, BootSlot.A, 100, 0, string.Empty);
             var target = targets[row.Model!];
             if (!OfferSelection.IsEligible(new DeviceContext(row.DeviceId, row.Tags, facts), current, query.Eligibility)
-                || (query.Rollback ? target >= current : target <= current))
+                || (query.Rollback ? target >= current || !RollbackAuthorized(query, row.Model!, current) : target <= current))
             {
                 continue;
             }
@@ -50,4 +51,8 @@ public sealed class DeviceRegistryGrain(RowQueries rows) : Grain, IDeviceRegistr
 
         return new DryRunResult(eligible, [.. perStage]);
     }
+
+    /// <summary>A rollback reaches only devices on a version its target's signed manifest lists (as the check-in decides).</summary>
+    private static bool RollbackAuthorized(DryRunQuery query, string model, FirmwareVersion current) =>
+        query.RollbackFromByModel?.GetValueOrDefault(model) is { } versions && PackageManifest.AuthorizesDowngradeFrom(versions, current);
 }

@@ -78,6 +78,30 @@ public sealed class RollbackPackageTests(NodeFixture fixture)
     }
 
     [Fact]
+    public async Task ValidateCampaign_Rollback_CountsOnlyDevicesOnAVersionThePackageAuthorizes()
+    {
+        var metadata = Scenario.Full("RP-F", "RP1.0");
+        metadata.RollbackFrom.Add("RP1.1");
+        var package = await Scenario.UploadAsync(Node, metadata, Scenario.RandomBytes(1000, seed: 76));
+        var tokens = await Scenario.RegisterAsync(Node, "rp-f-1", "rp-f-2", "rp-f-3");
+        foreach (var (id, version) in new[] { ("rp-f-1", "RP1.1"), ("rp-f-2", "RP1.2"), ("rp-f-3", "RP1.0") })
+        {
+            await Scenario.CheckInAsync(Node, id, tokens[id], Scenario.Facts("RP-F", version));
+        }
+
+        var plan = new CampaignPlan
+        {
+            Name = "back",
+            Rollback = true,
+            Targets = { new CampaignTarget { Model = "RP-F", PackageId = package.PackageId } },
+            Stages = { new Stage { Percent = 100 } },
+        };
+        var dryRun = await Node.Admin.ValidateCampaignAsync(new CreateCampaignRequest { CampaignId = "rp-f", Plan = plan }, Node.AdminHeaders);
+
+        Assert.Equal((true, 1UL), (dryRun.Valid, dryRun.EligibleDevices));
+    }
+
+    [Fact]
     public async Task CheckIn_RollbackCampaign_OffersThePackageOnlyToDevicesOnAVersionItAuthorizes()
     {
         var metadata = Scenario.Full("RP-E", "RP1.0");
