@@ -1,13 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Orleans.TestingHost;
-using ZteRollout.Shared;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Grains;
 using ZteRollout.Shared.Packages;
 using ZteRollout.Silo;
-using ZteRollout.Silo.Hosting;
 using ZteRollout.Tests.Infrastructure;
 
 namespace ZteRollout.Tests.Grains;
@@ -205,37 +202,24 @@ public sealed class OutboxFaultFixture : IAsyncLifetime
 
     public ShardDeliveryFaults Faults { get; } = new();
 
-    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public RolloutCluster System { get; private set; } = null!;
 
-    public IGrainFactory Grains => Cluster.Client;
+    public IGrainFactory Grains => System.Grains;
 
-    public async Task InitializeAsync()
-    {
-        var database = RolloutDatabase.SqliteFile(Path.Combine(_dataDirectory, "outbox.db"));
-        await database.PrepareAsync(CancellationToken.None);
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.Options.ServiceId = "zte-rollout-outbox-tests";
-        builder.Options.ClusterId = "zte-rollout-outbox-tests";
-        builder.ConfigureSilo((_, silo) =>
+    public async Task InitializeAsync() =>
+        System = await RolloutCluster.StartAsync(_dataDirectory, Clock, silos: 1, configureSilo: silo =>
         {
-            silo.AddZteRollout(database);
             silo.Services.Configure<RolloutSiloOptions>(o =>
             {
-                o.DataDirectory = _dataDirectory;
                 o.OutboxRetryInterval = TimeSpan.FromMilliseconds(100);
                 o.StatsReconcileInterval = TimeSpan.FromSeconds(2);
             });
-            silo.Services.AddSingleton(new RolloutClock(Clock));
             silo.AddIncomingGrainCallFilter(Faults);
         });
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
 
     public async Task DisposeAsync()
     {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
+        await System.DisposeAsync();
         TestPaths.TryDelete(_dataDirectory);
     }
 }
