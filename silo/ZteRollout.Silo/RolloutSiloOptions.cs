@@ -24,6 +24,13 @@ public sealed class RolloutSiloOptions
     public TimeSpan DeviceIdleTime { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
+    /// How often a device's last-seen time goes to its registry row (at most once per interval per activation, as a
+    /// row change nobody waits for). Large fleets whose device grains leave memory between polls raise it
+    /// (docs/scale.md).
+    /// </summary>
+    public TimeSpan LastSeenInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// How often a campaign's stats shards re-read their ledger rows. It bounds how long an outcome whose delivery to
     /// the shard was lost (its silo died after the device's commit) stays uncounted.
     /// </summary>

@@ -31,8 +31,6 @@ public sealed class DeviceGrain(
     IOptions<RolloutSiloOptions> options,
     ILogger<DeviceGrain> logger) : Grain, IDeviceGrain
 {
-    /// <summary>Last-seen goes to the registry row at most this often, off the check-in's path.</summary>
-    private static readonly TimeSpan LastSeenInterval = TimeSpan.FromMinutes(10);
 
     /// <summary>Report ids remembered per offer: enough for any agent's retries of its recent reports.</summary>
     private const int ReportIdsKept = 16;
@@ -100,7 +98,7 @@ public sealed class DeviceGrain(
             S.AddRow(new DeviceRowChange(DeviceId, S.Tags, facts));
         }
 
-        if (_lastSeenPosted is null || now - _lastSeenPosted >= LastSeenInterval)
+        if (_lastSeenPosted is null || now - _lastSeenPosted >= options.Value.LastSeenInterval)
         {
             // Nobody waits for it: it rides along with the next group commit.
             writer.Post(new LastSeenChange(DeviceId, now));
