@@ -3,17 +3,25 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using ZteRollout.Admin.V1;
 using ZteRollout.Device.V1;
+using ZteRollout.Shared;
+using ZteRollout.Shared.Grains;
 
 namespace ZteRollout.Benchmarks;
 
-internal sealed record HaltOptions(int Devices, int Concurrency, int Connections, int Trials);
+/// <param name="SweepOffers">Offers that time out at once in the sweep trials.</param>
+internal sealed record HaltOptions(int Devices, int Concurrency, int Connections, int Trials, int SweepOffers = 5000);
 
 /// <summary>
-/// How fast an automatic halt stops new offers under full check-in load (DESIGN.md invariant 7). Each trial starts a
-/// fresh node with fresh devices, runs a one-stage 100 % campaign with a threshold policy, reports successes, then a
-/// failure spike, and times every new offer made after the report that crossed the threshold was acknowledged.
+/// How fast a halt stops new offers under full check-in load (DESIGN.md invariant 7). Each trial starts a fresh node
+/// with fresh devices and runs a one-stage 100 % campaign. Odd trials ("spike"): a threshold policy, successes, then
+/// a failure spike; every new offer made after the report that crossed the threshold was acknowledged is timed.
+/// Even trials ("sweep"): <see cref="HaltOptions.SweepOffers"/> offers pass their deadline at once (the rollout clock
+/// jumps), the campaign's tick starts sweeping them and an SRE halts it at the same moment; the halt is timed from the
+/// HaltCampaign call to its ack or the last new offer, whichever is later (a halt that waits behind the sweep shows).
+/// The p99 is over both.
 /// </summary>
 internal static class HaltBenchmark
 {
@@ -28,17 +36,18 @@ internal static class HaltBenchmark
     private const int RegisterBatchesInFlight = 4;
     private static readonly TimeSpan LoadAfterBreach = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan TrialLimit = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan SweepWarmUp = TimeSpan.FromSeconds(1);
 
     public static async Task<int> RunAsync(HaltOptions o, TextWriter output)
     {
         BoxInfo.Print(output);
         output.WriteLine($"scenario=halt devices={o.Devices} concurrency={o.Concurrency} connections={o.Connections} trials={o.Trials} " +
-            $"policy=threshold(max_failure_rate={MaxFailureRate}, min_completed={MinCompleted}) retry_max_attempts=1");
+            $"policy=threshold(max_failure_rate={MaxFailureRate}, min_completed={MinCompleted}) retry_max_attempts=1 sweep_offers={o.SweepOffers} (even trials)");
 
         var trials = new List<TrialResult>();
         for (var trial = 1; trial <= o.Trials; trial++)
         {
-            var result = await RunTrialAsync(trial, o);
+            var result = trial % 2 == 0 ? await RunSweepTrialAsync(trial, o) : await RunTrialAsync(trial, o);
             trials.Add(result);
             output.WriteLine(result.Describe());
         }
@@ -94,6 +103,7 @@ internal static class HaltBenchmark
             }
 
             return new TrialResult(
+                "spike",
                 trial,
                 load.CallsPerSecond,
                 load.Errors,
@@ -109,6 +119,85 @@ internal static class HaltBenchmark
                 campaign.Halt?.By ?? string.Empty,
                 campaign.Counts.Succeeded == (ulong)successes && campaign.Counts.Failed == (ulong)failures,
                 load.ExhaustedAt is { } exhausted && exhausted < ackAt + (long)(LoadAfterBreach.TotalSeconds * Stopwatch.Frequency));
+        }
+        finally
+        {
+            foreach (var channel in loadChannels)
+            {
+                channel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// An SRE halts the campaign while its tick sweeps <see cref="HaltOptions.SweepOffers"/> offers that timed out at
+    /// once, under check-in load. The halt must neither wait for the sweep nor let offers through meanwhile.
+    /// </summary>
+    private static async Task<TrialResult> RunSweepTrialAsync(int trial, HaltOptions o)
+    {
+        using var limit = new CancellationTokenSource(TrialLimit);
+        var clock = new JumpingClock();
+        await using var node = await OrchestratorNode.StartAsync(configureServices: services => services.AddSingleton(new RolloutClock(clock)));
+        var devices = await node.RegisterDevicesAsync($"h{trial}", o.Devices, RegisterBatchesInFlight, Model, RunningVersion);
+        var overdue = await node.RegisterDevicesAsync($"s{trial}", o.SweepOffers, RegisterBatchesInFlight, Model, RunningVersion);
+        var package = await node.UploadFullPackageAsync(Model, TargetVersion, size: 4096);
+
+        // No halt policy: the timeouts (failures) must not halt the campaign by themselves; the SRE does.
+        var plan = Plan(package.PackageId);
+        plan.Halt = new HaltPolicy();
+        await node.CreateAndStartCampaignAsync(CampaignId, plan);
+        var admin = OrchestratorNode.Bearer(File.ReadAllText(Path.Combine(node.DataDirectory, "admin-api-key")).Trim());
+
+        var loadChannels = LoadRunner.OpenChannels(node.Address, o.Connections);
+        try
+        {
+            var clients = loadChannels.Select(c => new DeviceUpdate.DeviceUpdateClient(c)).ToArray();
+            await Parallel.ForEachAsync(overdue, new ParallelOptions { MaxDegreeOfParallelism = o.Concurrency, CancellationToken = limit.Token },
+                async (device, ct) => await clients[0].CheckInAsync(device.CheckIn, device.Headers, cancellationToken: ct));
+            clock.Jump(TimeSpan.FromSeconds(plan.InProgressTimeoutSeconds + 1));
+
+            var load = new CheckInLoad(devices, clients, o.Concurrency);
+            await Task.Delay(SweepWarmUp, limit.Token);
+            var tick = node.Grains.Campaign(CampaignId).TickAsync();
+            var callAt = Stopwatch.GetTimestamp();
+            await node.Admin.HaltCampaignAsync(new CampaignRequest { CampaignId = CampaignId, Reason = "halt during a timeout sweep" },
+                new CallOptions(admin, DateTime.UtcNow.AddMinutes(1), limit.Token));
+            var ackAt = Stopwatch.GetTimestamp();
+            var ackUtc = clock.GetUtcNow();
+            var sweepRunningAtAck = !tick.IsCompleted;
+            var remaining = LoadAfterBreach - Stopwatch.GetElapsedTime(ackAt);
+            if (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining, limit.Token);
+            }
+
+            await load.StopAsync();
+            await tick;
+            var campaign = await node.GetCampaignAsync(CampaignId);
+            // Offers decided while the halt was being stored count toward its latency; those after its ack are overexposure.
+            var afterCall = load.NewOffers.Where(n => n.At > callAt).ToArray();
+            var lastEffect = Math.Max(ackAt, afterCall.Select(n => n.At).DefaultIfEmpty(ackAt).Max());
+            return new TrialResult(
+                "sweep",
+                trial,
+                load.CallsPerSecond,
+                load.Errors,
+                load.NewOffers.Count(n => n.At <= callAt),
+                0,
+                0,
+                campaign.Halt?.At?.ToDateTimeOffset() is { } at ? (at - ackUtc).TotalMilliseconds : null,
+                afterCall.Count(n => n.At > ackAt),
+                0,
+                0,
+                LoadRunner.TicksToMs(lastEffect - callAt),
+                campaign.State,
+                campaign.Halt?.By ?? string.Empty,
+                campaign.Counts.TimedOut == (ulong)o.SweepOffers,
+                load.ExhaustedAt is { } exhausted && exhausted < ackAt + (long)(LoadAfterBreach.TotalSeconds * Stopwatch.Frequency))
+            {
+                HaltCallMs = LoadRunner.TicksToMs(ackAt - callAt),
+                SweepRunningAtAck = sweepRunningAtAck,
+            };
         }
         finally
         {
@@ -190,6 +279,7 @@ internal static class HaltBenchmark
     private sealed record NewOffer(long At, BenchDevice Device, string OfferId);
 
     private sealed record TrialResult(
+        string Situation,
         int Trial,
         double CheckInRps,
         long CheckInErrors,
@@ -206,12 +296,19 @@ internal static class HaltBenchmark
         bool CountsMatch,
         bool ExhaustedBeforeEnd)
     {
+        /// <summary>Sweep trials: how long the HaltCampaign call took (it must not wait for the sweep).</summary>
+        public double? HaltCallMs { get; init; }
+
+        public bool? SweepRunningAtAck { get; init; }
+
         public string Describe() =>
-            $"trial {Trial}: checkin_rps={CheckInRps:F0} checkin_errors={CheckInErrors} offers_before_ack={OffersBeforeAck} successes={Successes} failures={Failures} " +
+            $"trial {Trial} ({Situation}): checkin_rps={CheckInRps:F0} checkin_errors={CheckInErrors} offers_before_ack={OffersBeforeAck} successes={Successes} failures={Failures} " +
             $"(breach at {(double)Failures / (Successes + Failures):P2} of {Successes + Failures}) " +
             $"server_halt_at_minus_ack_ms={(ServerHaltAfterAckMs is { } ms ? ms.ToString("F0") : "none")} " +
             $"new_offers_after_ack={Overexposed} (decided_before_halt={OverexposedDecidedBeforeHalt}, last_decided_after_halt_ms={LastDecidedAfterHaltMs:F0}) halt_latency_ms={HaltLatencyMs:F0} state={State} by={HaltedBy} " +
-            $"server_counts_match={CountsMatch}" + (ExhaustedBeforeEnd ? " WARNING: ran out of unoffered devices before the end" : string.Empty);
+            $"server_counts_match={CountsMatch}" +
+            (HaltCallMs is { } call ? $" halt_call_ms={call:F0} sweep_running_at_ack={SweepRunningAtAck}" : string.Empty) +
+            (ExhaustedBeforeEnd ? " WARNING: ran out of unoffered devices before the end" : string.Empty);
     }
 
     /// <summary>
@@ -301,5 +398,15 @@ internal static class HaltBenchmark
                 }
             }
         }
+    }
+
+    /// <summary>The rollout clock of a sweep trial: real time, plus a jump that makes offers overdue at once.</summary>
+    private sealed class JumpingClock : TimeProvider
+    {
+        private long _jumpTicks;
+
+        public void Jump(TimeSpan by) => Interlocked.Add(ref _jumpTicks, by.Ticks);
+
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + TimeSpan.FromTicks(Interlocked.Read(ref _jumpTicks));
     }
 }

@@ -47,13 +47,17 @@ internal sealed class OrchestratorNode : IAsyncDisposable
 
     public RolloutAdmin.RolloutAdminClient Admin { get; }
 
+    /// <summary>The node's grains, for what a benchmark drives directly (a campaign's tick).</summary>
+    public IGrainFactory Grains => _app.Services.GetRequiredService<IGrainFactory>();
+
     /// <summary>Orleans' management grain of the node's silo: activation counts, forced activation collection.</summary>
     public IManagementGrain Management => _app.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
 
     public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
 
     /// <param name="settings">More command-line settings for the node, e.g. <c>--Rollout:Database:Kind=postgresql</c>.</param>
-    public static async Task<OrchestratorNode> StartAsync(IEnumerable<string>? settings = null)
+    /// <param name="configureServices">Services to replace, e.g. the rollout clock.</param>
+    public static async Task<OrchestratorNode> StartAsync(IEnumerable<string>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "zte-benchmarks", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDirectory);
@@ -69,7 +73,7 @@ internal sealed class OrchestratorNode : IAsyncDisposable
             "--Logging:LogLevel:Orleans.Runtime.Scheduler=Error",
             .. settings ?? [],
         ];
-        var app = await EmbeddedNode.BuildAsync(args, console: TextWriter.Null);
+        var app = await EmbeddedNode.BuildAsync(args, configureServices, TextWriter.Null);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new OrchestratorNode(app, dataDirectory, address);

@@ -43,7 +43,7 @@ public sealed class CampaignDirectoryState
 /// </summary>
 [CollectionAgeLimit(AlwaysActive = true)]
 public sealed class CampaignDirectoryGrain(
-    [PersistentState("directory", RolloutStorage.Name)] IPersistentState<CampaignDirectoryState> state,
+    [PersistentState("directory", RolloutStorage.Hot)] IPersistentState<CampaignDirectoryState> state,
     RolloutClock clock,
     ILogger<CampaignDirectoryGrain> logger) : Grain, ICampaignDirectoryGrain
 {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Grains;
 
 namespace ZteRollout.Silo.Campaigns;
@@ -56,4 +57,63 @@ internal sealed class CampaignFigures
         _latest.Values.SelectMany(s => s.ErrorCodes)
             .GroupBy(e => e.Key)
             .ToImmutableDictionary(g => g.Key, g => g.Sum(e => e.Value));
+
+    /// <summary>Outcomes the halt policy judges: those since an SRE last resumed the campaign from a halt.</summary>
+    public (long Completed, long Failures) HaltWindow(CampaignGrainState s)
+    {
+        var (completed, failures) = Attempts();
+        return (completed - s.HaltBaselineCompleted, failures - s.HaltBaselineFailures);
+    }
+
+    /// <summary>The current stage's gate over the campaign's outcomes so far (latest status of every device).</summary>
+    public StageGateVerdict Gate(CampaignGrainState s, DateTimeOffset now)
+    {
+        var plan = s.Plan!;
+        var totals = Totals(plan.Stages.Length);
+        var startedAt = s.CurrentStage < s.StageStartedAt.Count ? s.StageStartedAt[s.CurrentStage] : null;
+        return StageGates.Evaluate(plan.Stages[s.CurrentStage], startedAt ?? now, now, totals.Finished, totals.Succeeded);
+    }
+
+    /// <summary>
+    /// The last stage may complete the campaign only when it has a gate or a soak to meet (a campaign without one
+    /// keeps serving devices that join later until someone completes or cancels it), once something finished and
+    /// no seen device still waits on it: no open offer, no deferral, no exposed device waiting, no retry left.
+    /// </summary>
+    public bool NothingPending(CampaignGrainState s)
+    {
+        var last = s.Plan!.Stages[^1];
+        if (last.GateMinCompleted <= 0 && last.MinSoak <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        var totals = Totals(s.Plan.Stages.Length);
+        return totals.Finished > 0 && totals.Open == 0 && totals.Deferred == 0 && totals.Waiting == 0 && RetryPending == 0;
+    }
+
+    /// <summary>The campaign as stored in <paramref name="s"/>, with these figures.</summary>
+    public CampaignView View(string campaignId, CampaignGrainState s, DateTimeOffset now)
+    {
+        var plan = s.Plan!;
+        var (completed, failures) = Attempts();
+        var stageCounts = StageCounts(plan.Stages.Length);
+        var (windowCompleted, windowFailures) = HaltWindow(s);
+        var live = s.State is CampaignState.Running or CampaignState.Paused or CampaignState.Halted;
+        return new CampaignView(campaignId, plan, s.State, s.CreatedAt, [.. s.Audit], stageCounts.Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))
+        {
+            CurrentStage = s.CurrentStage,
+            StageStartedAt = [.. s.StageStartedAt],
+            StageCounts = stageCounts,
+            Cohorts = Cohorts(),
+            ErrorCodes = ErrorCodes(),
+            CompletedAttempts = completed,
+            FailedAttempts = failures,
+            Halt = s.State == CampaignState.Halted ? s.Halt : null,
+            GateStatus = live ? Gate(s, now).Explanation : string.Empty,
+            StatusVersion = (s.Audit.Count * 1_000_000L) + Version,
+            HaltStatistic = plan.Halt.Sequential is { } sequential
+                ? HaltEvaluation.LogLikelihoodRatio(sequential, windowCompleted, windowFailures)
+                : 0,
+        };
+    }
 }

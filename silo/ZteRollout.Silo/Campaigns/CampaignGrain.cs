@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ZteRollout.Shared;
@@ -9,75 +8,6 @@ using ZteRollout.Shared.Packages;
 
 namespace ZteRollout.Silo.Campaigns;
 
-[GenerateSerializer, Alias("zte.CampaignGrainState")]
-public sealed class CampaignGrainState
-{
-    [Id(0)]
-    public CampaignPlan? Plan { get; set; }
-
-    [Id(1)]
-    public CampaignState State { get; set; }
-
-    [Id(2)]
-    public DateTimeOffset CreatedAt { get; set; }
-
-    [Id(3)]
-    public List<AuditEntry> Audit { get; set; } = [];
-
-    [Id(4)]
-    public int CurrentStage { get; set; }
-
-    [Id(5)]
-    public List<DateTimeOffset?> StageStartedAt { get; set; } = [];
-
-    [Id(6)]
-    public HaltRecord? Halt { get; set; }
-
-    [Id(7)]
-    public DateTimeOffset? StartedAt { get; set; }
-
-    /// <summary>
-    /// Attempt totals when an SRE last resumed a halted campaign. The halt policy judges only outcomes after it:
-    /// a resume says the cause was dealt with, and judging the old failures again would re-halt at once.
-    /// </summary>
-    [Id(8)]
-    public long HaltBaselineCompleted { get; set; }
-
-    [Id(9)]
-    public long HaltBaselineFailures { get; set; }
-
-    /// <summary>
-    /// The request ids of the latest mutating calls, stored with the change each made, so a retried call (its ack was
-    /// lost) is answered as a no-op instead of being applied twice. Bounded: a client retries within minutes.
-    /// </summary>
-    [Id(10)]
-    public List<AppliedRequest> Requests { get; set; } = [];
-
-    /// <summary>A copy for reads: what was stored, whatever the grain changes next.</summary>
-    public CampaignGrainState Copy() => new()
-    {
-        Plan = Plan,
-        State = State,
-        CreatedAt = CreatedAt,
-        Audit = [.. Audit],
-        CurrentStage = CurrentStage,
-        StageStartedAt = [.. StageStartedAt],
-        Halt = Halt,
-        StartedAt = StartedAt,
-        HaltBaselineCompleted = HaltBaselineCompleted,
-        HaltBaselineFailures = HaltBaselineFailures,
-        Requests = [.. Requests],
-    };
-}
-
-/// <summary>A client request id a campaign applied: which call it named, and when.</summary>
-[GenerateSerializer, Immutable, Alias("zte.AppliedRequest")]
-public sealed record AppliedRequest(
-    [property: Id(0)] string RequestId,
-    [property: Id(1)] string Action,
-    [property: Id(2)] DateTimeOffset At);
-
-
 /// <summary>
 /// A campaign: plan, lifecycle, stage, gates, halt decisions and audit log. Check-ins never reach it; its stats
 /// shards send it their summaries after each change, and it judges the halt policy on every one.
@@ -86,12 +16,13 @@ public sealed record AppliedRequest(
 /// committed state, so a halt never waits behind a viewer or a timeout sweep (docs/design.md, "Halt path").
 /// </summary>
 public sealed class CampaignGrain(
-    [PersistentState("campaign", RolloutStorage.Name)] IPersistentState<CampaignGrainState> state,
+    [PersistentState("campaign", RolloutStorage.Hot)] IPersistentState<CampaignGrainState> state,
     RolloutClock clock,
     ILogger<CampaignGrain> logger) : Grain, ICampaignGrain, IRemindable
 {
     private const string TickReminder = "tick";
     private const int RequestsKept = 64;
+    private const int ShardsSweptAtOnce = 4;
     private static readonly TimeSpan TickPeriod = TimeSpan.FromMinutes(1);
     private readonly CampaignFigures _figures = new();
 
@@ -317,8 +248,13 @@ public sealed class CampaignGrain(
         {
             // Offers past their deadline time out even when their devices never come back; a paused or halted
             // campaign's in-flight offers still time out and count.
+            // A few shards at a time (each sweeps in small waves), so the sweep never floods the storage writer.
             var now = clock.UtcNow;
-            await Task.WhenAll(Enumerable.Range(0, StatsSharding.ShardCount).Select(i => Shard(i).SweepTimeoutsAsync(now)));
+            foreach (var shards in Enumerable.Range(0, StatsSharding.ShardCount).Chunk(ShardsSweptAtOnce))
+            {
+                await Task.WhenAll(shards.Select(i => Shard(i).SweepTimeoutsAsync(now)));
+            }
+
             await RefreshSummariesAsync();
         }
 
@@ -469,7 +405,7 @@ public sealed class CampaignGrain(
     private async Task EvaluateAsync()
     {
         var plan = S.Plan!;
-        var (completed, failures) = HaltWindow(S);
+        var (completed, failures) = _figures.HaltWindow(S);
         var verdict = HaltEvaluation.Evaluate(plan.Halt, completed, failures);
         if (verdict.ShouldHalt)
         {
@@ -482,8 +418,8 @@ public sealed class CampaignGrain(
             return;
         }
 
-        var gate = Gate(S);
-        if (gate.Met && (S.CurrentStage < plan.Stages.Length - 1 || NothingPending(S)))
+        var gate = _figures.Gate(S, clock.UtcNow);
+        if (gate.Met && (S.CurrentStage < plan.Stages.Length - 1 || _figures.NothingPending(S)))
         {
             await AdvanceOrCompleteAsync("policy:gate", gate.Explanation, Figures());
         }
@@ -560,13 +496,7 @@ public sealed class CampaignGrain(
     /// </summary>
     private async Task PublishAsync()
     {
-        var plan = S.Plan!;
-        var active = S.State switch
-        {
-            CampaignState.Running => Entry(plan, await ResolveTargetsAsync(plan)),
-            CampaignState.Paused or CampaignState.Halted => Entry(plan, ImmutableDictionary<string, ModelTarget>.Empty),
-            _ => null,
-        };
+        var active = await CampaignEntry.OfAsync(GrainFactory, CampaignId, S, clock.UtcNow);
         await Directory.RecordAsync(CampaignId, S.State, active, RevisionOf(S));
     }
 
@@ -582,69 +512,6 @@ public sealed class CampaignGrain(
         }
     }
 
-    /// <summary>Resolves each target's FULL package and the deltas to its version, for device grains to choose from.</summary>
-    private async Task<ImmutableDictionary<string, ModelTarget>> ResolveTargetsAsync(CampaignPlan plan)
-    {
-        var catalog = GrainFactory.GetGrain<IPackageCatalogGrain>(0);
-        var targets = ImmutableDictionary.CreateBuilder<string, ModelTarget>(StringComparer.Ordinal);
-        foreach (var target in plan.Targets)
-        {
-            var full = await catalog.GetAsync(target.PackageId)
-                ?? throw RolloutException.FailedPrecondition($"package '{target.PackageId}' of model '{target.Model}' no longer exists");
-            var seed = new ModelTarget(full, []);
-            var deltas = plan.Rollback ? [] : (await catalog.ListAsync(target.Model)).Where(p => CampaignDirectoryGrain.IsDeltaOf(p, seed));
-            targets[target.Model] = seed with { Deltas = [.. deltas] };
-        }
-
-        return targets.ToImmutable();
-    }
-
-    /// <summary>What device grains need of this campaign while it is running, paused or halted.</summary>
-    private ActiveCampaign Entry(CampaignPlan plan, ImmutableDictionary<string, ModelTarget> targets) =>
-        new(CampaignId, plan.Priority, plan.Eligibility, plan.InProgressTimeout, targets)
-        {
-            Salt = CampaignId,
-            ExposurePercent = S.State == CampaignState.Running ? plan.Stages[S.CurrentStage].Percent : 0,
-            StagePercents = [.. plan.Stages.Select(st => st.Percent)],
-            Retry = plan.Retry,
-            Rollback = plan.Rollback,
-            RateLimit = plan.RateLimit,
-            RampStartedAt = S.StartedAt ?? clock.UtcNow,
-            Halted = S.State == CampaignState.Halted,
-        };
-
-    private (long Completed, long Failures) HaltWindow(CampaignGrainState s)
-    {
-        var (completed, failures) = _figures.Attempts();
-        return (completed - s.HaltBaselineCompleted, failures - s.HaltBaselineFailures);
-    }
-
-    /// <summary>
-    /// The last stage may complete the campaign only when it has a gate or a soak to meet (a campaign without one
-    /// keeps serving devices that join later until someone completes or cancels it), once something finished and
-    /// no seen device still waits on it: no open offer, no deferral, no exposed device waiting, no retry left.
-    /// </summary>
-    private bool NothingPending(CampaignGrainState s)
-    {
-        var last = s.Plan!.Stages[^1];
-        if (last.GateMinCompleted <= 0 && last.MinSoak <= TimeSpan.Zero)
-        {
-            return false;
-        }
-
-        var totals = _figures.Totals(s.Plan.Stages.Length);
-        return totals.Finished > 0 && totals.Open == 0 && totals.Deferred == 0 && totals.Waiting == 0 && _figures.RetryPending == 0;
-    }
-
-    /// <summary>The current stage's gate over the campaign's outcomes so far (latest status of every device).</summary>
-    private StageGateVerdict Gate(CampaignGrainState s)
-    {
-        var plan = s.Plan!;
-        var totals = _figures.Totals(plan.Stages.Length);
-        var startedAt = s.CurrentStage < s.StageStartedAt.Count ? s.StageStartedAt[s.CurrentStage] : null;
-        return StageGates.Evaluate(plan.Stages[s.CurrentStage], startedAt ?? clock.UtcNow, clock.UtcNow, totals.Finished, totals.Succeeded);
-    }
-
     private string Figures()
     {
         var (completed, failures) = _figures.Attempts();
@@ -658,32 +525,7 @@ public sealed class CampaignGrain(
 
     private CampaignView View(bool unchanged = false)
     {
-        var view = _latestView ??= BuildView(_committed);
+        var view = _latestView ??= _figures.View(CampaignId, _committed, clock.UtcNow);
         return unchanged ? view with { Unchanged = true } : view;
-    }
-
-    /// <summary>The campaign as stored, with the latest figures; cached until either changes.</summary>
-    private CampaignView BuildView(CampaignGrainState c)
-    {
-        var plan = c.Plan!;
-        var (completed, failures) = _figures.Attempts();
-        var stageCounts = _figures.StageCounts(plan.Stages.Length);
-        var (windowCompleted, windowFailures) = HaltWindow(c);
-        return new CampaignView(CampaignId, plan, c.State, c.CreatedAt, [.. c.Audit], stageCounts.Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))
-        {
-            CurrentStage = c.CurrentStage,
-            StageStartedAt = [.. c.StageStartedAt],
-            StageCounts = stageCounts,
-            Cohorts = _figures.Cohorts(),
-            ErrorCodes = _figures.ErrorCodes(),
-            CompletedAttempts = completed,
-            FailedAttempts = failures,
-            Halt = c.State == CampaignState.Halted ? c.Halt : null,
-            GateStatus = IsLive(c.State) ? Gate(c).Explanation : string.Empty,
-            StatusVersion = (c.Audit.Count * 1_000_000L) + _figures.Version,
-            HaltStatistic = plan.Halt.Sequential is { } sequential
-                ? HaltEvaluation.LogLikelihoodRatio(sequential, windowCompleted, windowFailures)
-                : 0,
-        };
     }
 }

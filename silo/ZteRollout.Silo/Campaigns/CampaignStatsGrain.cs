@@ -45,6 +45,8 @@ public sealed record StatsEntry(
 [Reentrant]
 public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 {
+    /// <summary>Expiries a shard's sweep has in flight at once.</summary>
+    private const int SweepWave = 16;
     private readonly RowQueries _rows;
     private readonly ILogger<CampaignStatsGrain> _logger;
     private readonly IOptions<RolloutSiloOptions> _options;
@@ -154,7 +156,13 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
             .ToList();
 
         // Each device decides for itself (it holds the truth about its offer); its event comes back through ApplyAsync.
-        await Task.WhenAll(overdue.Select(d => GrainFactory.Device(d.DeviceId).ExpireOfferAsync(d.OfferId)));
+        // A few at a time: every expiry is a device write, and thousands at once would queue ahead of whatever else the
+        // storage writer serves (a halt's write among them).
+        foreach (var wave in overdue.Chunk(SweepWave))
+        {
+            await Task.WhenAll(wave.Select(d => GrainFactory.Device(d.DeviceId).ExpireOfferAsync(d.OfferId)));
+        }
+
         return overdue.Count;
     }
 
