@@ -103,6 +103,26 @@ public sealed class HaltSafetyTests(FaultClusterFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task FleetFreeze_Repeated_SucceedsAndKeepsWhoFrozeItAndWhy()
+    {
+        var directory = Grains.GetGrain<ICampaignDirectoryGrain>(0);
+        try
+        {
+            var first = await directory.FreezeAsync("oncall", "incident 42");
+            var again = await directory.FreezeAsync("second-sre", "incident 42, retried");
+            var frozenEverywhere = fixture.SiloSnapshots().All(s => s?.Frozen == true);
+
+            Assert.Equal((true, "oncall", "incident 42"), (first.Frozen, first.By, first.Reason));
+            Assert.Equal(first, again);
+            Assert.True(frozenEverywhere, "a silo does not hold the freeze");
+        }
+        finally
+        {
+            await directory.UnfreezeAsync("oncall", "resolved");
+        }
+    }
+
+    [Fact]
     public async Task HaltCommand_RepeatedOnAHaltedCampaign_SucceedsAndSaysItWasAlreadyHalted()
     {
         await fixture.StartCampaignAsync("hs-cli", "HS-CLI");
