@@ -53,6 +53,16 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
     private readonly GroupCommit _notify;
     private readonly Dictionary<string, StatsEntry> _devices = new(StringComparer.Ordinal);
     private readonly ShardTally _tally = new();
+
+    /// <summary>
+    /// The sum of the per-device sequences counted: the version of this view, sent with every summary. It grows with
+    /// every change (a device's entry is replaced only by a higher sequence), and it is a function of what is counted,
+    /// not of this activation's history: a new activation (its silo died, or the silo holding its directory entry)
+    /// loads the ledger rows, which hold at least every event the old one counted, so it starts at or above every
+    /// summary the old one sent, and the campaign, which keeps the summary with the highest version, takes its
+    /// summaries from the start. (A per-activation counter restarted at 1, and the campaign ignored the new activation
+    /// until it had counted as many changes again: outcomes acknowledged after a silo's death stayed missing.)
+    /// </summary>
     private long _sequence;
     private ShardSummary? _summary;
 
@@ -132,12 +142,8 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
             _tally.Add(entry);
             _devices[e.DeviceId] = entry;
+            _sequence += e.Sequence - (known?.Sequence ?? 0);
             changed = true;
-        }
-
-        if (changed)
-        {
-            _sequence++;
         }
 
         return changed;
