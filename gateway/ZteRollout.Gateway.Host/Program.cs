@@ -24,6 +24,13 @@ builder.UseOrleansClient(client =>
         o.Invariant = "Npgsql";
         o.ConnectionString = connectionString;
     });
+
+    // The gateway list is re-read from the membership table every 5 s (Orleans' default: 1 min), so a silo declared
+    // dead stops being used, and a restarted one is used again, within seconds. A connection that fails is dropped
+    // at once anyway. Settings: Rollout:Cluster:Client (any Orleans.Configuration.GatewayOptions property).
+    client.Services.AddOptions<GatewayOptions>()
+        .Configure(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5))
+        .Bind(config.GetSection("Rollout:Cluster:Client"));
 });
 builder.Services.AddZteRolloutGateway(config, dataDirectory);
 builder.Services.AddZteRolloutTelemetry("zte-rollout-gateway");

@@ -86,6 +86,7 @@ public static class EmbeddedNode
                     o.Invariant = DatabaseSchema.InvariantFor(DatabaseKind.PostgreSql);
                     o.ConnectionString = database.ConnectionString;
                 });
+                ConfigureFailureDetection(silo.Services, config);
             }
 
             silo.AddZteRollout(database, builder.Configuration);
@@ -148,6 +149,39 @@ public static class EmbeddedNode
         text.AppendLine($"  serving    {string.Join(", ", urls)}  (gRPC over HTTP/2; health and reflection)");
         text.AppendLine($"  next       {next}");
         return text.ToString();
+    }
+
+    /// <summary>Where a silo's membership settings are read from (any <see cref="ClusterMembershipOptions"/> property).</summary>
+    public const string MembershipSection = "Rollout:Cluster:Membership";
+
+    /// <summary>
+    /// Membership of the silo role, tuned so that a silo that dies without warning is declared dead within a few seconds
+    /// (Orleans' defaults take about a minute), which bounds how long calls to its grains fail. Probes run about every
+    /// second (the effective timeout adapts between half and four times <see cref="ClusterMembershipOptions.ProbeTimeout"/>);
+    /// three missed probes, the last one sent through another silo, make a suspicion, and two fresh votes (the prober's
+    /// and the intermediary's) declare the death. The price is a higher chance of declaring a live but stalled silo
+    /// dead (it then stops, and its grains move): Orleans does not vote against a silo whose connection delivered a
+    /// message within the detection window, and extends probe timeouts while the prober itself is degraded.
+    /// The trade-off is written down in docs/design.md ("Cluster mode and failures"); every value can be changed under
+    /// <see cref="MembershipSection"/>, e.g. <c>--Rollout:Cluster:Membership:ProbeTimeout=00:00:05</c>.
+    /// </summary>
+    private static void ConfigureFailureDetection(IServiceCollection services, IConfiguration config)
+    {
+        services.AddOptions<ClusterMembershipOptions>()
+            .Configure(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                o.NumMissedProbesLimit = 3;
+                o.NumVotesForDeathDeclaration = 2;
+                // Votes older than this do not count: two blips far apart must not add up to a death.
+                o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(20);
+                // The heartbeat in the table: a silo silent for 3 of these is stale (ignored in vote counts, and a
+                // restarted cluster does not wait for it).
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+                // Changes are gossiped at once; the table read is the fallback for a lost gossip.
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(10);
+            })
+            .Bind(config.GetSection(MembershipSection));
     }
 
     /// <summary>Applies the schema scripts to the configured database and returns (the <c>migrate</c> command).</summary>

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using ZteRollout.Gateway.Errors;
+using ZteRollout.Gateway.Services;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Grains;
 
@@ -16,7 +17,7 @@ namespace ZteRollout.Gateway.Auth;
 /// handler, principal and policy evaluation cost a measurable share of a check-in (docs/benchmarks.md). Admin calls,
 /// with roles, keep the ASP.NET Core policies.
 /// </remarks>
-public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOptions> options, TimeProvider clock)
+public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOptions> options, TimeProvider clock, DeviceCallRetry retry)
 {
     private readonly VerifiedTokenCache _verified = new(options.Value.DeviceCredentialCacheTime, options.Value.DeviceCredentialCacheEntries, clock);
 
@@ -32,7 +33,7 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOp
         bool valid;
         try
         {
-            valid = await token.Device.Grain.VerifyCredentialAsync(token.SecretHash);
+            valid = await retry.RunAsync(() => token.Device.Grain.VerifyCredentialAsync(token.SecretHash), context.CancellationToken);
         }
         catch (Exception e) when (ErrorMappingInterceptor.IsTransient(e))
         {

@@ -41,6 +41,8 @@ public static class GatewayHostingExtensions
         services.AddSingleton<ApiKeyStore>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeviceAuthenticator>();
+        services.AddOptions<DeviceCallRetryOptions>().Bind(configuration.GetSection(DeviceCallRetryOptions.Section));
+        services.AddSingleton<DeviceCallRetry>();
 
         // Stateless, so one instance each: gRPC would otherwise construct both for every call.
         services.AddSingleton<ErrorMappingInterceptor>();

@@ -16,7 +16,7 @@ namespace ZteRollout.Gateway.Services;
 /// The device API: each call authenticates the device and checks it acts as itself, then makes one grain call.
 /// Errors become statuses through <see cref="ErrorMappingInterceptor.Map"/>, called here rather than as an interceptor.
 /// </summary>
-public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options)
+public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options, DeviceCallRetry retry)
     : DeviceUpdate.DeviceUpdateBase
 {
     public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
@@ -63,7 +63,7 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
         if (authenticator.Cached(context) is { } known && known.DeviceId == request.DeviceId)
         {
             problems.ThrowIfAny();
-            return DeviceRequests.ToProto(await RetryAsync(() => known.Grain.CheckInAsync(facts), context.CancellationToken));
+            return DeviceRequests.ToProto(await retry.RunAsync(() => known.Grain.CheckInAsync(facts), context.CancellationToken));
         }
 
         // Not verified lately (a device that checks in every few minutes, usually): the device grain verifies the
@@ -76,7 +76,7 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
             problems.ThrowIfAny();
         }
 
-        var result = await RetryAsync(() => token.Device.Grain.CheckInWithCredentialAsync(token.SecretHash, facts), context.CancellationToken)
+        var result = await retry.RunAsync(() => token.Device.Grain.CheckInWithCredentialAsync(token.SecretHash, facts), context.CancellationToken)
             ?? throw DeviceAuthenticator.NotValid();
         authenticator.Remember(token);
         return DeviceRequests.ToProto(result);
@@ -95,7 +95,7 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
             throw RolloutException.OutOfRange($"offset {request.Offset} is past the end of the package");
         }
 
-        var grant = await RetryAsync(() => device.AuthorizeDownloadAsync(request.OfferId, (long)request.Offset), context.CancellationToken);
+        var grant = await retry.RunAsync(() => device.AuthorizeDownloadAsync(request.OfferId, (long)request.Offset), context.CancellationToken);
         var chunkSize = Math.Clamp(options.Value.DownloadChunkBytes, 16 * 1024, 1024 * 1024);
         FileStream file;
         try
@@ -151,31 +151,9 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
         var problems = new ViolationList();
         var report = DeviceRequests.ToReport(request, problems);
         problems.ThrowIfAny();
-        var result = await RetryAsync(() => device.ReportAsync(report), context.CancellationToken);
+        var result = await retry.RunAsync(() => device.ReportAsync(report), context.CancellationToken);
         return new ReportResponse { Status = DeviceRequests.ToProto(result.Status), Duplicate = result.Duplicate };
     }
-
-    /// <summary>
-    /// Retries a device grain call that hit a dead silo, a timeout (unknown outcome) or a storage failure. Safe because
-    /// every device call is idempotent: a check-in returns the open offer, a report carries its id and is applied once.
-    /// After the last attempt the error reaches the client as Unavailable, which it retries too.
-    /// </summary>
-    private static async Task<T> RetryAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (attempt < GrainCallAttempts && ErrorMappingInterceptor.IsTransient(e) && !cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt * attempt), cancellationToken);
-            }
-        }
-    }
-
-    private const int GrainCallAttempts = 3;
 
     /// <summary>The caller's own device grain; a credential for one device never acts on another.</summary>
     private async ValueTask<IDeviceGrain> SelfAsync(string requestedId, ServerCallContext context)

@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using ZteRollout.Gateway.Services;
+using ZteRollout.Shared.Errors;
+
+namespace ZteRollout.Tests.Gateway;
+
+/// <summary>The gateway's retry of device grain calls: transient failures within a time budget, on a fake clock.</summary>
+public sealed class DeviceCallRetryTests
+{
+    private readonly FakeTimeProvider _clock = new();
+    private readonly DeviceCallRetryOptions _settings = new();
+
+    private DeviceCallRetry Retry => new(Options.Create(_settings), _clock);
+
+    [Fact]
+    public async Task RunAsync_DeadSiloTwiceThenAnswer_ReturnsTheAnswerOfTheThirdAttempt()
+    {
+        var attempts = 0;
+        var result = await DriveAsync(Retry.RunAsync(() => ++attempts < 3 ? Task.FromException<int>(new SiloUnavailableException()) : Task.FromResult(42), CancellationToken.None));
+
+        Assert.Equal((42, 3), (result, attempts));
+    }
+
+    [Fact]
+    public async Task RunAsync_ClusterNeverAnswers_GivesUpWithinTheBudget()
+    {
+        var attempts = 0;
+        var call = Retry.RunAsync<int>(() => { attempts++; return Task.FromException<int>(new TimeoutException("no answer")); }, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => DriveAsync(call));
+
+        Assert.Equal("no answer", error.Message);
+        Assert.InRange(_clock.GetUtcNow() - _start, TimeSpan.FromSeconds(10), _settings.Budget + TimeSpan.FromSeconds(1));
+        Assert.InRange(attempts, 8, 20);
+    }
+
+    [Fact]
+    public async Task RunAsync_AttemptThatHangs_IsAbandonedAfterTheAttemptTimeoutAndRetried()
+    {
+        var attempts = 0;
+        var hang = new TaskCompletionSource<int>();
+        var result = await DriveAsync(Retry.RunAsync(() => ++attempts == 1 ? hang.Task : Task.FromResult(7), CancellationToken.None));
+
+        Assert.Equal((7, 2), (result, attempts));
+        Assert.InRange(_clock.GetUtcNow() - _start, _settings.AttemptTimeout, _settings.AttemptTimeout + _settings.MaxDelay);
+    }
+
+    [Fact]
+    public async Task RunAsync_CallerMistake_IsNotRetried()
+    {
+        var attempts = 0;
+        var call = Retry.RunAsync<int>(() => { attempts++; return Task.FromException<int>(RolloutException.NotFound("no such offer")); }, CancellationToken.None);
+
+        await Assert.ThrowsAsync<RolloutException>(() => DriveAsync(call));
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public async Task RunAsync_RuntimeKeepsCancelling_EndsAsTimeoutSoTheDeviceHearsUnavailable()
+    {
+        var call = Retry.RunAsync<int>(() => Task.FromException<int>(new TaskCanceledException("directory registration cancelled")), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => DriveAsync(call));
+
+        Assert.IsType<TaskCanceledException>(error.InnerException);
+    }
+
+    private DateTimeOffset _start;
+
+    /// <summary>Moves the fake clock in small steps until the call completes.</summary>
+    private async Task<T> DriveAsync<T>(Task<T> call)
+    {
+        _start = _clock.GetUtcNow();
+        for (var step = 0; !call.IsCompleted && step < 10_000; step++)
+        {
+            await Task.Yield();
+            _clock.Advance(TimeSpan.FromMilliseconds(10));
+        }
+
+        return await call;
+    }
+}
