@@ -198,13 +198,13 @@ public sealed class DeviceGrain(
         RequireRegistered();
         if (S.Offer is not { } offer || offer.OfferId != offerId)
         {
-            throw RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'");
+            throw await RefusalAsync(RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'"));
         }
 
         await WithdrawIfHaltedAsync(offer);
         if (InstallLifecycle.IsTerminal(offer.Status))
         {
-            throw Closed(offer, $"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer");
+            throw await RefusalAsync(Closed(offer, $"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer"));
         }
 
         if (clock.UtcNow > offer.Deadline)
@@ -232,10 +232,10 @@ public sealed class DeviceGrain(
                     return new ReportResult(old.Status, Duplicate: true);
                 }
 
-                throw Closed(old, $"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports");
+                throw await RefusalAsync(Closed(old, $"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports"));
             }
 
-            throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'");
+            throw await RefusalAsync(RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'"));
         }
 
         if (offer.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(offer, report))
@@ -264,7 +264,7 @@ public sealed class DeviceGrain(
 
         if (!InstallLifecycle.CanMove(offer.Status, report.Step))
         {
-            throw Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}");
+            throw await RefusalAsync(Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}"));
         }
 
         if (report.Step == OfferStatus.Succeeded)
@@ -446,6 +446,23 @@ public sealed class DeviceGrain(
         Close(OfferStatus.Canceled, code, now);
     }
 
+    /// <summary>
+    /// Returns <paramref name="refusal"/> once storage confirms this activation's state is current. While membership
+    /// changes (a silo died with its part of Orleans' grain directory) a device can briefly have two activations, and
+    /// the other one may have stored steps this one never saw: a request that does not fit this activation's state
+    /// may fit the stored one. So before a device is told it is wrong, the stored state is read; if another
+    /// activation wrote since, the call fails as a storage conflict instead — <see cref="Hosting.StorageFailureFilter"/>
+    /// drops this activation and the gateway retries on one that reads what is stored. Only refusals pay the read.
+    /// </summary>
+    private async Task<Exception> RefusalAsync(Exception refusal)
+    {
+        var known = state.Etag;
+        await state.ReadStateAsync();
+        return state.Etag == known
+            ? refusal
+            : new Orleans.Storage.InconsistentStateException($"device '{DeviceId}': another activation stored newer state; this one steps aside", known, state.Etag);
+    }
+
     /// <summary>Records an outcome: its ledger row goes with the next write, its event to the shard once stored.</summary>
     private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage) =>
         Outbox.Record(S, campaignId, outcome, errorCode, stage, clock.UtcNow, snapshots.Current?.Find(campaignId)?.Retry);
@@ -454,11 +471,12 @@ public sealed class DeviceGrain(
 
     /// <summary>
     /// One durable write — the device's state with its registry and ledger rows, in a transaction shared with other
-    /// grains' writes — then the stored events to the stats shards (memory only, no I/O there).
+    /// grains' writes — then the stored events to the stats shards (memory only, no I/O there), waited for only up to
+    /// <see cref="RolloutSiloOptions.OutcomeDeliveryWait"/>.
     /// </summary>
     private async Task StoreAndDeliverAsync()
     {
         await state.WriteStateAsync();
-        await Outbox.DeliverAsync();
+        await Outbox.DeliverAsync(options.Value.OutcomeDeliveryWait, clock.Time);
     }
 }
