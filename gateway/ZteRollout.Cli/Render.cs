@@ -149,6 +149,23 @@ internal static class Render
         Write(offers, "no offers yet", "Offers (current first)");
     }
 
+    public static void Explanation(DeviceExplanation explanation)
+    {
+        var grid = Pairs();
+        Pair(grid, "device", explanation.DeviceId);
+        Pair(grid, "now", explanation.Summary);
+        Pair(grid, "snapshot", explanation.SnapshotVersion.ToString(CultureInfo.InvariantCulture));
+        AnsiConsole.Write(grid);
+
+        var campaigns = Table("campaign", "verdict", "stage", "why");
+        foreach (var c in explanation.Campaigns)
+        {
+            Row(campaigns, c.CampaignId, c.Verdict, c.Stage == 0 ? "-" : c.Stage.ToString(CultureInfo.InvariantCulture), c.Detail);
+        }
+
+        Write(campaigns, "no campaign is running", "Campaigns (highest priority first)");
+    }
+
     /// <summary>Prints a dry run; returns whether the plan is valid.</summary>
     public static bool Validation(ValidateCampaignResponse response, CampaignPlan plan)
     {

@@ -341,7 +341,7 @@ public static partial class AdminRequests
         if (plan.Halt.Sequential is { } sequential)
         {
             campaign.HaltStatistic = view.HaltStatistic;
-            campaign.HaltBoundary = HaltEvaluation.HaltBoundary(sequential);
+            campaign.HaltBoundary = HaltEvaluation.StageBoundary(sequential, plan.Stages.Length);
         }
 
         if (view.Halt is { } halt)
@@ -385,6 +385,28 @@ public static partial class AdminRequests
         CampaignState.Halted => A.CampaignState.Halted,
         _ => A.CampaignState.Unspecified,
     };
+
+    public static A.DeviceExplanation ToProto(DeviceExplanation explanation)
+    {
+        var proto = new A.DeviceExplanation
+        {
+            DeviceId = explanation.DeviceId,
+            Summary = explanation.Summary,
+            SnapshotVersion = (ulong)Math.Max(0, explanation.SnapshotVersion),
+        };
+        proto.Campaigns.AddRange(explanation.Campaigns.Select(c => new A.CampaignDecision
+        {
+            CampaignId = c.CampaignId,
+            Verdict = VerdictName(c.Verdict),
+            Detail = c.Detail,
+            Stage = c.Stage < 0 ? 0U : (uint)c.Stage + 1,
+        }));
+        return proto;
+    }
+
+    /// <summary>NOT_EXPOSED for <see cref="OfferVerdict.NotExposed"/>: the wire names of the verdicts.</summary>
+    public static string VerdictName(OfferVerdict verdict) =>
+        Regex.Replace(verdict.ToString(), "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant();
 
     public static A.Device ToProto(DeviceView view)
     {

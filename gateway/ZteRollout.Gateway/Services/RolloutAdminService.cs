@@ -150,6 +150,16 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         return AdminRequests.ToProto(await grains.Device(request.DeviceId).GetViewAsync());
     }
 
+    public override async Task<ZteRollout.Admin.V1.DeviceExplanation> ExplainDevice(GetDeviceRequest request, ServerCallContext context)
+    {
+        if (DeviceIdentity.ValidateId(request.DeviceId) is { } problem)
+        {
+            throw RolloutException.InvalidField("device_id", problem);
+        }
+
+        return AdminRequests.ToProto(await grains.Device(request.DeviceId).ExplainAsync());
+    }
+
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
     public override async Task<Campaign> CreateCampaign(CreateCampaignRequest request, ServerCallContext context)
     {

@@ -45,6 +45,13 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// <summary>Times out the offer when it is still open and past its deadline (the campaign's sweep calls this).</summary>
     [Alias("ExpireOffer")]
     Task ExpireOfferAsync(string offerId);
+
+    /// <summary>
+    /// Why each campaign of the silo's snapshot does or does not offer the device now, judged by the check-in's own
+    /// code over the facts of its last check-in; changes nothing (not even a rate limit token).
+    /// </summary>
+    [Alias("Explain")]
+    Task<DeviceExplanation> ExplainAsync();
 }
 
 /// <summary>What a check-in decided.</summary>
@@ -126,3 +133,19 @@ public sealed record DeviceView(
     [property: Id(5)] ImmutableArray<OfferRecord> History,
     [property: Id(6)] string? CurrentVersion,
     [property: Id(7)] BootSlot ActiveSlot);
+
+/// <summary>Why the device would or would not get an offer at a check-in now: an overall answer, then one line per campaign.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DeviceExplanation")]
+public sealed record DeviceExplanation(
+    [property: Id(0)] string DeviceId,
+    [property: Id(1)] string Summary,
+    [property: Id(2)] ImmutableArray<CampaignExplanation> Campaigns,
+    [property: Id(3)] long SnapshotVersion);
+
+/// <summary>One campaign's verdict for a device; <see cref="Stage"/> is the 0-based stage of its bucket, −1 when not computed.</summary>
+[GenerateSerializer, Immutable, Alias("zte.CampaignExplanation")]
+public sealed record CampaignExplanation(
+    [property: Id(0)] string CampaignId,
+    [property: Id(1)] Campaigns.OfferVerdict Verdict,
+    [property: Id(2)] string Detail,
+    [property: Id(3)] int Stage);

@@ -133,7 +133,7 @@ public sealed class DeviceGrain(
             dirty = true;
         }
 
-        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now), _buckets);
+        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => HeldBy(c, now, describe: false), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
         {
             if (!S.Outcomes.ContainsKey(campaign.CampaignId))
@@ -302,6 +302,63 @@ public sealed class DeviceGrain(
         return new ReportResult(S.Offer.Status, Duplicate: false);
     }
 
+    public async Task<DeviceExplanation> ExplainAsync()
+    {
+        RequireRegistered();
+        var snapshot = await snapshots.GetAsync();
+        if (S.Facts is not { } facts)
+        {
+            return new DeviceExplanation(DeviceId, "never checked in: offers are decided at a check-in, from the facts it reports", [], snapshot.Version);
+        }
+
+        var now = clock.UtcNow;
+        var judged = OfferSelection.Explain(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => HeldBy(c, now, describe: true), rateLimiter.HasRoom);
+        var campaigns = judged.Select(j => new CampaignExplanation(j.Campaign.CampaignId, j.Judgement.Verdict, j.Judgement.Detail, j.Judgement.Stage));
+        return new DeviceExplanation(DeviceId, Summarize(snapshot, facts, judged, now), [.. campaigns], snapshot.Version);
+    }
+
+    /// <summary>The overall answer, in the order the check-in applies its rules: open offer, freeze, version, then the campaigns.</summary>
+    private string Summarize(CampaignSnapshot snapshot, DeviceFacts facts, ImmutableArray<(ActiveCampaign Campaign, CampaignJudgement Judgement)> judged, DateTimeOffset now)
+    {
+        var asOf = $"as of its last check-in ({S.LastCheckIn:O}, version {facts.CurrentVersion})";
+        if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
+        {
+            var review = OpenOfferReview.Review(open, facts.CurrentVersion, snapshot.Find(open.CampaignId), now);
+            if (review == OpenOfferVerdict.Keep)
+            {
+                return $"holds open offer '{open.OfferId}' of campaign '{open.CampaignId}' ({Name(open.Status)}, deadline {open.Deadline:O}): one offer at a time, nothing new until it ends";
+            }
+
+            var (closing, _) = OpenOfferReview.Closing(review);
+            return $"open offer '{open.OfferId}' of campaign '{open.CampaignId}' ends as {Name(closing)} at the next check-in ({review}), which then decides afresh {asOf}";
+        }
+
+        if (snapshot.Frozen)
+        {
+            return "the fleet is frozen: no campaign makes a new offer until an SRE unfreezes it";
+        }
+
+        if (!Shared.Versions.FirmwareVersion.TryParse(facts.CurrentVersion, out _, out var problem))
+        {
+            return $"its reported version '{facts.CurrentVersion}' cannot be read ({problem}): no campaign is judged";
+        }
+
+        foreach (var (campaign, judgement) in judged)
+        {
+            switch (judgement.Verdict)
+            {
+                case OfferVerdict.Offer:
+                    return $"campaign '{campaign.CampaignId}' would offer it {asOf}";
+                case OfferVerdict.Deferred:
+                    return $"campaign '{campaign.CampaignId}' applies but defers it {asOf}: {judgement.Detail}";
+                case OfferVerdict.RateLimited:
+                    return $"campaign '{campaign.CampaignId}' applies but its offer rate limit has no room now; the device is told to ask again within {RateLimitedRetrySeconds} s";
+            }
+        }
+
+        return judged.IsEmpty ? "no campaign is running" : $"no campaign offers it anything now {asOf}";
+    }
+
     public Task<DeviceView> GetViewAsync()
     {
         RequireRegistered();
@@ -377,26 +434,40 @@ public sealed class DeviceGrain(
         && Bucketing.IsExposed(Bucketing.BucketOf(campaign.Salt, DeviceId), campaign.ExposurePercent);
 
     /// <summary>
-    /// Whether the campaign may offer the device its update now: never after a success; after a failure only while
-    /// the retry budget lasts, for a retryable error code, once the backoff has passed.
+    /// Why the device's own history holds the campaign back now, or null when it may be offered: never after a
+    /// success; after a failure only while the retry budget lasts, for a retryable error code, once the backoff has
+    /// passed. Without <paramref name="describe"/> (the check-in) the reason is only null or not.
     /// </summary>
-    private bool MayOffer(ActiveCampaign campaign, DateTimeOffset now)
+    private string? HeldBy(ActiveCampaign campaign, DateTimeOffset now, bool describe)
     {
         var last = S.Outcomes.GetValueOrDefault(campaign.CampaignId);
         if (last == DeviceOutcome.Succeeded)
         {
-            return false;
+            return "the device already succeeded in this campaign";
         }
 
         if (!OutcomeEvent.IsFailure(last))
         {
-            return true;
+            return null;
         }
 
         var attempts = S.Attempts.GetValueOrDefault(campaign.CampaignId) ?? new CampaignAttempts(1, null, null);
-        return attempts.Offers < campaign.Retry.MaxAttempts
-            && campaign.Retry.IsRetryable(attempts.LastErrorCode)
-            && (attempts.LastFailureAt is null || now >= attempts.LastFailureAt + campaign.Retry.Backoff);
+        if (attempts.Offers >= campaign.Retry.MaxAttempts)
+        {
+            return describe ? $"retry budget spent: {attempts.Offers} of {campaign.Retry.MaxAttempts} attempts used" : string.Empty;
+        }
+
+        if (!campaign.Retry.IsRetryable(attempts.LastErrorCode))
+        {
+            return describe ? $"last failure {attempts.LastErrorCode ?? "E_UNSPECIFIED"} is not retryable" : string.Empty;
+        }
+
+        if (attempts.LastFailureAt is { } failedAt && now < failedAt + campaign.Retry.Backoff)
+        {
+            return describe ? $"retry backoff until {failedAt + campaign.Retry.Backoff:O} (attempt {attempts.Offers + 1} of {campaign.Retry.MaxAttempts})" : string.Empty;
+        }
+
+        return null;
     }
 
     private OfferRecord NewOffer(OfferDecision.Offer offer, DateTimeOffset now)
