@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
+using ZteRollout.Admin.V1;
+using ZteRollout.Tests.Infrastructure;
+using OfferStatus = ZteRollout.Device.V1.OfferStatus;
+
+namespace ZteRollout.Tests.Ddi;
+
+/// <summary>One embedded node whose DDI listener tells agents to poll every second, for the real-agent tests.</summary>
+public sealed class SwupdateNodeFixture : IAsyncLifetime
+{
+    private readonly string _dataDirectory = TestPaths.NewTempDirectory("swupdate-node");
+
+    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 11, 1, 8, 0, 0, TimeSpan.Zero));
+
+    public EmbeddedNodeHost Node { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Node = await EmbeddedNodeHost.StartAsync(_dataDirectory, Clock, "--Rollout:Ddi:PollingInterval=00:00:01");
+
+    public async Task DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        TestPaths.TryDelete(_dataDirectory);
+    }
+}
+
+/// <summary>
+/// Debian's SWUpdate (2022.12, suricatta hawkBit mode) updates through the DDI facade unchanged: a real signed .swu,
+/// the real binary, the node's real listener. Needs <c>swupdate</c>, <c>cpio</c> and <c>openssl</c> (.ci/run installs them).
+/// </summary>
+public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutputHelper output) : IClassFixture<SwupdateNodeFixture>
+{
+    private static readonly TimeSpan AgentDeadline = TimeSpan.FromSeconds(90);
+
+    private EmbeddedNodeHost Node => fixture.Node;
+
+    [Fact]
+    public async Task Swupdate_InstallsTheSignedSwu_ThenReportsSuccessAfterRestartWithState2_CountedOnce()
+    {
+        using var work = new SwupdateWorkspace("swu-ok", output);
+        var payload = Scenario.RandomBytes(200_000, seed: 11);
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: Convert.ToHexStringLower(SHA256.HashData(payload)));
+        var token = await CampaignAsync("SWU-OK", "swu-ok-1", swu);
+
+        // First run: the agent sends its attributes, installs, and reports "All Chunks Installed." (not yet success).
+        await using (var first = work.StartSwupdate(Node.DdiAddress!, "swu-ok-1", "SWU-OK", token, currentVersion: "R1.0"))
+        {
+            await WaitForAsync("swu-ok-1", OfferStatus.Installed, first);
+        }
+
+        Assert.Equal(payload, await File.ReadAllBytesAsync(Path.Combine(work.Directory, "out", "payload.bin")));
+        var installed = await CountsAsync("SWU-OK");
+        Assert.Equal((1UL, 0UL), (installed.Installed, installed.Succeeded));
+
+        // The "reboot": a new process started with -c 2 finds the action still open and closes it as a success.
+        await using (var second = work.StartSwupdate(Node.DdiAddress!, "swu-ok-1", "SWU-OK", token, currentVersion: "R2.0", state: 2))
+        {
+            await WaitForAsync("swu-ok-1", OfferStatus.Succeeded, second);
+        }
+
+        var counts = await CountsAsync("SWU-OK");
+        Assert.Equal((1UL, 0UL, 0UL), (counts.Succeeded, counts.Failed, counts.Installed));
+        var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "swu-ok-1" }, Node.AdminHeaders);
+        Assert.Equal("R2.0", device.CurrentVersion);
+        Assert.Equal((long?)1, Shared.Devices.OfferNumbers.Of(device.CurrentOffer.OfferId));
+    }
+
+    [Fact]
+    public async Task Swupdate_ImageFailingItsHash_IsReportedFailedWithTheErrorCode()
+    {
+        using var work = new SwupdateWorkspace("swu-bad", output);
+        var payload = Scenario.RandomBytes(50_000, seed: 12);
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: new string('0', 64));
+        var token = await CampaignAsync("SWU-BAD", "swu-bad-1", swu);
+
+        await using (var agent = work.StartSwupdate(Node.DdiAddress!, "swu-bad-1", "SWU-BAD", token, currentVersion: "R1.0"))
+        {
+            await WaitForAsync("swu-bad-1", OfferStatus.Failed, agent);
+        }
+
+        var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "swu-bad-1" }, Node.AdminHeaders);
+        output.WriteLine("error code: " + device.CurrentOffer.ErrorCode);
+        Assert.StartsWith("E_DDI_", device.CurrentOffer.ErrorCode);
+        var counts = await CountsAsync("SWU-BAD");
+        Assert.Equal((0UL, 1UL), (counts.Succeeded, counts.Failed));
+    }
+
+    private async Task<string> CampaignAsync(string model, string deviceId, byte[] swu)
+    {
+        var metadata = Scenario.Full(model, "R2.0");
+        metadata.Filename = "update.swu";
+        var package = await Scenario.UploadAsync(Node, metadata, swu);
+        await Scenario.StartCampaignAsync(Node, "c-" + model, model, package.PackageId);
+        return (await Scenario.RegisterAsync(Node, deviceId))[deviceId];
+    }
+
+    private async Task<CampaignCounts> CountsAsync(string model) =>
+        (await Node.Admin.GetCampaignAsync(new CampaignRequest { CampaignId = "c-" + model }, Node.AdminHeaders)).Counts;
+
+    /// <summary>Waits (for a real process, in real time) until the device's offer reaches the status; fails with the agent's log otherwise.</summary>
+    private async Task WaitForAsync(string deviceId, OfferStatus status, SwupdateProcess agent)
+    {
+        var deadline = DateTime.UtcNow + AgentDeadline;
+        while (true)
+        {
+            var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = deviceId }, Node.AdminHeaders);
+            if (device.CurrentOffer?.Status == status)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline || agent.HasExited)
+            {
+                Assert.Fail($"device {deviceId} is {device.CurrentOffer?.Status.ToString() ?? "without an offer"}, not {status}; swupdate {(agent.HasExited ? "exited" : "still runs")}:\n{agent.Log}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+        }
+    }
+
+    /// <summary>A directory with the signing certificate, the .swu and swupdate's own config, working dir and TMPDIR.</summary>
+    private sealed class SwupdateWorkspace : IDisposable
+    {
+        private readonly ITestOutputHelper _output;
+
+        public SwupdateWorkspace(string purpose, ITestOutputHelper output)
+        {
+            _output = output;
+            Directory = TestPaths.NewTempDirectory(purpose);
+            System.IO.Directory.CreateDirectory(Path.Combine(Directory, "out"));
+            System.IO.Directory.CreateDirectory(Path.Combine(Directory, "tmp"));
+        }
+
+        public string Directory { get; }
+
+        /// <summary>A .swu: cpio newc of sw-description, its detached CMS signature (DER), and the image.</summary>
+        public async Task<byte[]> BuildSwuAsync(byte[] payload, string declaredSha256)
+        {
+            var build = Path.Combine(Directory, "build");
+            System.IO.Directory.CreateDirectory(build);
+            await File.WriteAllBytesAsync(Path.Combine(build, "payload.bin"), payload);
+            await File.WriteAllTextAsync(Path.Combine(build, "sw-description"), $$"""
+                software =
+                {
+                    version = "2.0";
+                    hardware-compatibility = [ "1.0" ];
+                    images: (
+                        {
+                            filename = "payload.bin";
+                            path = "out/payload.bin";
+                            type = "rawfile";
+                            sha256 = "{{declaredSha256}}";
+                        }
+                    );
+                }
+                """);
+            await RunAsync("openssl", build, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", Path.Combine(Directory, "cert.pem"),
+                "-subj", "/CN=zte-rollout-test", "-days", "2", "-addext", "extendedKeyUsage=emailProtection", "-addext", "keyUsage=digitalSignature");
+            await RunAsync("openssl", build, "cms", "-sign", "-in", "sw-description", "-out", "sw-description.sig", "-signer", Path.Combine(Directory, "cert.pem"),
+                "-inkey", "key.pem", "-outform", "DER", "-nosmimecap", "-binary");
+            await RunAsync("sh", build, "-c", "printf 'sw-description\\nsw-description.sig\\npayload.bin\\n' | cpio --quiet -o -H newc > ../update.swu");
+            return await File.ReadAllBytesAsync(Path.Combine(Directory, "update.swu"));
+        }
+
+        /// <summary>Starts swupdate in suricatta mode in its own process group (it forks), with this workspace's config only.</summary>
+        public SwupdateProcess StartSwupdate(string ddiBase, string deviceId, string model, string token, string currentVersion, int? state = null)
+        {
+            var config = Path.Combine(Directory, $"swupdate-{currentVersion}.cfg");
+            File.WriteAllText(config, $$"""
+                globals :
+                {
+                    verbose = true;
+                    loglevel = 5;
+                };
+                identify : (
+                    { name = "model"; value = "{{model}}"; },
+                    { name = "version"; value = "{{currentVersion}}"; }
+                );
+                """);
+            var suricatta = $"-t default -u {ddiBase} -i {deviceId} -k {token} -p 1 -r 3 -w 1" + (state is { } s ? $" -c {s}" : string.Empty);
+            var start = new ProcessStartInfo("setsid")
+            {
+                WorkingDirectory = Directory,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in (string[])["swupdate", "-f", config, "-v", "-k", Path.Combine(Directory, "cert.pem"), "-H", "board:1.0", "-u", suricatta])
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            start.Environment["TMPDIR"] = Path.Combine(Directory, "tmp");
+            _output.WriteLine($"swupdate -u '{suricatta.Replace(token, "<token>", StringComparison.Ordinal)}'");
+            return new SwupdateProcess(Process.Start(start)!);
+        }
+
+        private async Task RunAsync(string file, string directory, params string[] arguments)
+        {
+            var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {await stderr}{await stdout}");
+        }
+
+        public void Dispose() => TestPaths.TryDelete(Directory);
+    }
+
+    /// <summary>A running swupdate and what it logged; disposing stops its whole process group.</summary>
+    private sealed class SwupdateProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _log = new();
+
+        public SwupdateProcess(Process process)
+        {
+            _process = process;
+            _process.OutputDataReceived += (_, e) => Append(e.Data);
+            _process.ErrorDataReceived += (_, e) => Append(e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public bool HasExited => _process.HasExited;
+
+        public string Log
+        {
+            get
+            {
+                lock (_log)
+                {
+                    return _log.ToString();
+                }
+            }
+        }
+
+        private void Append(string? line)
+        {
+            if (line is not null)
+            {
+                lock (_log)
+                {
+                    _log.AppendLine(line);
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                // setsid made swupdate the leader of its own group: the group id is its pid.
+                using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", "--", "-" + _process.Id]) { UseShellExecute = false })!;
+                await kill.WaitForExitAsync();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await _process.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    using var killHard = Process.Start(new ProcessStartInfo("kill", ["-KILL", "--", "-" + _process.Id]) { UseShellExecute = false })!;
+                    await killHard.WaitForExitAsync();
+                }
+            }
+
+            _process.Dispose();
+        }
+    }
+}
