@@ -23,6 +23,8 @@ public sealed class DdiProblem(int status, string errorCode, string message) : E
 
     public static DdiProblem TooLarge(string message) => new(StatusCodes.Status413PayloadTooLarge, "zte.ddi.bodyTooLarge", message);
 
+    private static readonly JsonSerializerOptions ReadableJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public Task WriteAsync(HttpResponse response)
     {
         response.StatusCode = Status;
@@ -32,10 +34,11 @@ public sealed class DdiProblem(int status, string errorCode, string message) : E
             response.Headers.WWWAuthenticate = "TargetToken";
         }
 
+        // Agents log this body as text: quotes and apostrophes stay readable (the content type is JSON, never HTML).
         return response.WriteAsync(JsonSerializer.Serialize(new Dictionary<string, string>
         {
             ["errorCode"] = ErrorCode,
             ["message"] = Message,
-        }));
+        }, ReadableJson));
     }
 }

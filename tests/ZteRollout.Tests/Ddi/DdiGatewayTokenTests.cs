@@ -46,7 +46,7 @@ public sealed class DdiGatewayTokenTests(NodeFixture fixture)
         Assert.Contains("device 'gw-nobody' is not registered", await unknownPoll.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.Unauthorized, revokedPoll.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, forgedPoll.StatusCode);
-        Assert.Equal(new[] { ("edge-1", false), ("edge-2", true) }, list.Tokens.Select(t => (t.Name, t.RevokedAt is not null)).ToArray());
+        Assert.Equal(new[] { ("edge-1", false), ("edge-2", true) }, list.Tokens.Where(t => t.Name.StartsWith("edge-", StringComparison.Ordinal) && t.Name.Length == 6).Select(t => (t.Name, t.RevokedAt is not null)).ToArray());
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class DdiGatewayTokenTests(NodeFixture fixture)
         await RpcAssert.FailsAsync(StatusCode.NotFound, () => Node.Admin.RevokeDdiGatewayTokenAsync(
             new RevokeDdiGatewayTokenRequest { Name = "edge-never" }, Node.AdminHeaders).ResponseAsync);
 
-        Assert.Contains("needs admin", asReleaseManager.Status.Detail);
+        Assert.Contains("has role 'release-manager'", asReleaseManager.Status.Detail);
         Assert.Equal(new[] { "name" }, RpcAssert.Fields(badName));
     }
 

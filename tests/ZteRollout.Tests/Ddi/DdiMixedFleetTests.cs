@@ -49,7 +49,7 @@ public sealed class DdiMixedFleetTests(NodeFixture fixture)
         using var put = await newcomer.PutConfigDataAsync($$"""{"model":"{{Model}}","version":"R1.0"}""");
         var newcomerRoot = await newcomer.PollAsync();
 
-        Assert.Equal((2UL, 2UL, 2UL), (before.Succeeded, before.Failed, before.Offered));
+        Assert.Equal((2UL, 2UL, 6UL), (before.Succeeded, before.Failed, before.Offered));
         Assert.Equal("E_VERIFY", (await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "mix-ddi-2" }, Node.AdminHeaders)).CurrentOffer.ErrorCode);
         Assert.Null(DdiClient.Link(ddiAfterHalt, "deploymentBase"));
         Assert.Equal(CheckInResponse.DecisionOneofCase.NoUpdate, grpcAfterHalt.DecisionCase);

@@ -191,7 +191,7 @@ public sealed class DdiProtocolTests(NodeFixture fixture)
         using var foreignFeedback = await other.FeedbackAsync(actionId, "closed", "success", "mine now");
 
         Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
-        Assert.Contains("missing 'Authorization: TargetToken <device token>' header", await none.Content.ReadAsStringAsync());
+        Assert.Contains("missing 'Authorization: TargetToken <device token>'", await none.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.Unauthorized, wrongScheme.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, stolen.StatusCode);
         Assert.Contains("not controller 'ddi-p6-1''s", await stolen.Content.ReadAsStringAsync());
