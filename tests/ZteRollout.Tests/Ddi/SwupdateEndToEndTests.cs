@@ -74,7 +74,8 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
     {
         using var work = new SwupdateWorkspace("swu-bad", output);
         var payload = Scenario.RandomBytes(50_000, seed: 12);
-        var swu = await work.BuildSwuAsync(payload, declaredSha256: new string('0', 64));
+        // Signed, but sw-description declares the hash of other bytes: the installer refuses the image.
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: Convert.ToHexStringLower(SHA256.HashData(Scenario.RandomBytes(50_000, seed: 13))));
         var token = await CampaignAsync("SWU-BAD", "swu-bad-1", swu);
 
         await using (var agent = work.StartSwupdate(Node.DdiAddress!, "swu-bad-1", "SWU-BAD", token, currentVersion: "R1.0"))
@@ -83,10 +84,65 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
         }
 
         var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "swu-bad-1" }, Node.AdminHeaders);
-        output.WriteLine("error code: " + device.CurrentOffer.ErrorCode);
-        Assert.StartsWith("E_DDI_", device.CurrentOffer.ErrorCode);
+        // SWUpdate 2022.12 reports a refused image only as "No suitable .swu image found": the code is its first detail.
+        Assert.Equal((OfferStatus.Failed, "E_DDI_NO_SUITABLE_SWU_IMAGE_FOUND"), (device.CurrentOffer.Status, device.CurrentOffer.ErrorCode));
         var counts = await CountsAsync("SWU-BAD");
         Assert.Equal((0UL, 1UL), (counts.Succeeded, counts.Failed));
+    }
+
+    [Fact]
+    public async Task Swupdate_DownloadCutMidway_ResumesWithRange_AndInstallsTheWholeImage()
+    {
+        using var work = new SwupdateWorkspace("swu-resume", output);
+        var payload = Scenario.RandomBytes(400_000, seed: 14);
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: Convert.ToHexStringLower(SHA256.HashData(payload)));
+        var token = await CampaignAsync("SWU-RESUME", "swu-resume-1", swu);
+        await using var proxy = new InterruptingProxy(new Uri(Node.DdiAddress!).Port, "update.swu", cutAfterBytes: 150_000);
+
+        await using (var agent = work.StartSwupdate(proxy.Address, "swu-resume-1", "SWU-RESUME", token, currentVersion: "R1.0"))
+        {
+            await WaitForAsync("swu-resume-1", OfferStatus.Installed, agent);
+        }
+
+        Assert.True(proxy.Cut);
+        var resumedFrom = Assert.Single(proxy.RangeRequests);
+        Assert.Matches(@"^bytes=[1-9][0-9]*-$", resumedFrom);
+        output.WriteLine("resumed with Range: " + resumedFrom);
+        Assert.Equal(payload, await File.ReadAllBytesAsync(Path.Combine(work.Directory, "out", "payload.bin")));
+    }
+
+    [Fact]
+    public async Task Swupdate_OfferOfACanceledCampaign_IsShownAsCancelAction_AndTheAgentAcknowledgesIt()
+    {
+        using var work = new SwupdateWorkspace("swu-cancel", output);
+        var payload = Scenario.RandomBytes(20_000, seed: 15);
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: Convert.ToHexStringLower(SHA256.HashData(payload)));
+        var token = await CampaignAsync("SWU-CANCEL", "swu-cancel-1", swu);
+
+        // The device took its offer at an earlier poll (our own client stands in for it), then the campaign is canceled.
+        using var earlier = new DdiClient(Node.DdiAddress!, "swu-cancel-1", token);
+        using (var put = await earlier.PutConfigDataAsync("""{"model":"SWU-CANCEL","version":"R1.0"}"""))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, put.StatusCode);
+        }
+
+        Assert.NotNull(DdiClient.Link(await earlier.PollAsync(), "deploymentBase"));
+        await Node.Admin.CancelCampaignAsync(new CampaignRequest { CampaignId = "c-SWU-CANCEL", Reason = "wrong build" }, Node.AdminHeaders);
+        Assert.NotNull(DdiClient.Link(await earlier.PollAsync(), "cancelAction"));
+
+        await using (var agent = work.StartSwupdate(Node.DdiAddress!, "swu-cancel-1", "SWU-CANCEL", token, currentVersion: "R1.0"))
+        {
+            var deadline = DateTime.UtcNow + AgentDeadline;
+            while (DdiClient.Link(await earlier.PollAsync(), "cancelAction") is not null)
+            {
+                Assert.True(DateTime.UtcNow < deadline && !agent.HasExited, "the cancelAction was never acknowledged; swupdate:\n" + agent.Log);
+                await Task.Delay(TimeSpan.FromMilliseconds(250));
+            }
+        }
+
+        var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "swu-cancel-1" }, Node.AdminHeaders);
+        Assert.Equal(OfferStatus.Canceled, device.CurrentOffer.Status);
+        Assert.False(File.Exists(Path.Combine(work.Directory, "out", "payload.bin")));
     }
 
     private async Task<string> CampaignAsync(string model, string deviceId, byte[] swu)
