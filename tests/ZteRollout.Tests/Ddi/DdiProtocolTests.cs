@@ -202,6 +202,27 @@ public sealed class DdiProtocolTests(NodeFixture fixture)
     }
 
     [Fact]
+    public async Task Auth_RefusedCallers_ReachNoGrain()
+    {
+        var otherToken = (await Scenario.RegisterAsync(Node, "ddi-p6-3"))["ddi-p6-3"];
+        var refused = new List<HttpStatusCode>();
+        foreach (var authorization in (string?[])[null, "Bearer " + otherToken, "TargetToken not-a-device-token", "TargetToken " + otherToken, "GatewayToken not-ours"])
+        {
+            using var ghost = new DdiClient(Ddi, "ddi-p6-ghost", null) { Authorization = authorization };
+            using var poll = await ghost.SendAsync(HttpMethod.Get, ghost.Root);
+            using var feedback = await ghost.FeedbackAsync(1, "closed", "success");
+            using var download = await ghost.SendAsync(HttpMethod.Get, $"{ghost.Root}/softwaremodules/1/artifacts/image.swu");
+            refused.AddRange([poll.StatusCode, feedback.StatusCode, download.StatusCode]);
+        }
+
+        var grains = (IGrainFactory)Node.Services.GetService(typeof(IGrainFactory))!;
+        var active = await grains.GetGrain<Orleans.Runtime.IManagementGrain>(0).GetDetailedGrainStatistics();
+        Assert.All(refused, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+        Assert.DoesNotContain(active, a => a.GrainId.Key.ToString() == "device/ddi-p6-ghost");
+        Assert.Contains(active, a => a.GrainId.Key.ToString() == "device/ddi-p6-3");
+    }
+
+    [Fact]
     public async Task BadInput_Is4xxNamingTheProblem_AndChangesNothing()
     {
         var (client, _, _, actionId) = await OfferedAsync("DDI-P7", "ddi-p7-1");
@@ -235,6 +256,21 @@ public sealed class DdiProtocolTests(NodeFixture fixture)
         var counts = await CountsAsync("DDI-P7");
         Assert.Equal((1UL, 0UL, 0UL), (counts.Offered, counts.Succeeded, counts.Failed));
         Assert.Equal(Device.V1.OfferStatus.Offered, (await DeviceAsync("ddi-p7-1")).CurrentOffer.Status);
+    }
+
+    [Theory]
+    [InlineData("../admin-api-key")]
+    [InlineData(".hidden.swu")]
+    [InlineData("dir/update.swu")]
+    [InlineData("update.swu.MD5SUM")]
+    public async Task Upload_FileNameWithAPathOrOfTheChecksumLink_IsInvalidArgument(string fileName)
+    {
+        var metadata = Scenario.Full("DDI-P11", "R2.0");
+        metadata.Filename = fileName;
+
+        var e = await RpcAssert.FailsAsync(Grpc.Core.StatusCode.InvalidArgument, () => Scenario.UploadAsync(Node, metadata, [1, 2, 3]));
+
+        Assert.Equal(new[] { "metadata.filename" }, RpcAssert.Fields(e));
     }
 
     [Fact]
