@@ -138,7 +138,8 @@ public static partial class DdiFeedbackMapping
 
     /// <summary>
     /// The error code of a failure: the feedback's numeric <c>code</c> (<c>E_DDI_{code}</c>), else a token like
-    /// <c>E_SOMETHING</c> in the details, else the first detail as an upper-case token, else <c>E_DDI_FAILURE</c>.
+    /// <c>E_SOMETHING</c> in the details, else the words of the first detail that says "error" (or of the first one) as
+    /// an upper-case token, else <c>E_DDI_FAILURE</c>.
     /// </summary>
     public static string ErrorCode(DdiFeedback feedback)
     {
@@ -155,9 +156,19 @@ public static partial class DdiFeedbackMapping
             }
         }
 
-        var first = feedback.Details.Select(d => NotCodeCharacters().Replace(d.ToUpperInvariant(), "_").Trim('_')).FirstOrDefault(d => d.Length > 0);
-        return first is null ? "E_DDI_FAILURE" : Clip("E_DDI_" + first);
+        // Agents put an error line among progress lines (SWUpdate: "ERROR hash mismatch : 68f2…"): prefer one that says
+        // so. Words with digits (hashes, sizes, offsets) are dropped, so one kind of failure keeps one code.
+        var chosen = feedback.Details.FirstOrDefault(d => d.Contains("error", StringComparison.OrdinalIgnoreCase)) ?? feedback.Details.FirstOrDefault();
+        var words = chosen is null ? [] : chosen.ToUpperInvariant().Split(NonWordSeparators, StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => NotCodeCharacters().Replace(w, "_").Trim('_'))
+            .Where(w => w.Length > 0 && !w.Any(char.IsAsciiDigit))
+            .Take(MaxErrorCodeWords)
+            .ToArray();
+        return words.Length == 0 ? "E_DDI_FAILURE" : Clip("E_DDI_" + string.Join('_', words));
     }
+
+    private static readonly char[] NonWordSeparators = [' ', '\t', ':', ',', ';', '(', ')', '[', ']', '"', '\''];
+    private const int MaxErrorCodeWords = 6;
 
     private static string Clip(string code) => code.Length <= MaxErrorCodeLength ? code : code[..MaxErrorCodeLength].TrimEnd('_');
 

@@ -71,6 +71,7 @@ public sealed class DdiMappingTests
     [InlineData("""{"status":{"execution":"closed","result":{"finished":"failure"},"code":42,"details":["E_X: y"]}}""", "E_DDI_42")]
     [InlineData("""{"status":{"execution":"closed","result":{"finished":"failure"},"details":["flash: E_FLASH_WRITE at 0x100"]}}""", "E_FLASH_WRITE")]
     [InlineData("""{"status":{"execution":"closed","result":{"finished":"failure"},"details":[]}}""", "E_DDI_FAILURE")]
+    [InlineData("""{"status":{"execution":"closed","result":{"finished":"failure"},"details":["Installing Update Chunk Artifacts.","ERROR hash mismatch : 68f264283c3eeb53273c81"]}}""", "E_DDI_ERROR_HASH_MISMATCH")]
     public void ErrorCode_FromCodeThenTokenThenFirstDetail(string body, string expected) =>
         Assert.Equal(expected, DdiFeedbackMapping.ErrorCode(Parse(body)));
 

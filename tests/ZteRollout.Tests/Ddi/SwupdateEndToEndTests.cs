@@ -19,7 +19,7 @@ public sealed class SwupdateNodeFixture : IAsyncLifetime
     public EmbeddedNodeHost Node { get; private set; } = null!;
 
     public async Task InitializeAsync() =>
-        Node = await EmbeddedNodeHost.StartAsync(_dataDirectory, Clock, "--Rollout:Ddi:PollingInterval=00:00:01");
+        Node = await EmbeddedNodeHost.StartAsync(_dataDirectory, Clock, "--Rollout:Ddi:PollingInterval=00:00:01", "--Rollout:Ddi:GatewayTokenAutoRegister=true");
 
     public async Task DisposeAsync()
     {
@@ -84,8 +84,10 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
         }
 
         var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = "swu-bad-1" }, Node.AdminHeaders);
-        // SWUpdate 2022.12 reports a refused image only as "No suitable .swu image found": the code is its first detail.
-        Assert.Equal((OfferStatus.Failed, "E_DDI_NO_SUITABLE_SWU_IMAGE_FOUND"), (device.CurrentOffer.Status, device.CurrentOffer.ErrorCode));
+        // SWUpdate 2022.12 sends its error lines with the failure; which ones depends on how far the stream got.
+        output.WriteLine("error code: " + device.CurrentOffer.ErrorCode);
+        Assert.Equal(OfferStatus.Failed, device.CurrentOffer.Status);
+        Assert.Contains(device.CurrentOffer.ErrorCode, (string[])["E_DDI_ERROR_HASH_MISMATCH", "E_DDI_NO_SUITABLE_SWU_IMAGE_FOUND"]);
         var counts = await CountsAsync("SWU-BAD");
         Assert.Equal((0UL, 1UL), (counts.Succeeded, counts.Failed));
     }
@@ -145,6 +147,27 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
         Assert.False(File.Exists(Path.Combine(work.Directory, "out", "payload.bin")));
     }
 
+    [Fact]
+    public async Task Swupdate_WithAGatewayToken_UnknownControllerIsRegistered_AndInstalls()
+    {
+        using var work = new SwupdateWorkspace("swu-gw", output);
+        var payload = Scenario.RandomBytes(30_000, seed: 16);
+        var swu = await work.BuildSwuAsync(payload, declaredSha256: Convert.ToHexStringLower(SHA256.HashData(payload)));
+        var metadata = Scenario.Full("SWU-GW", "R2.0");
+        metadata.Filename = "update.swu";
+        var package = await Scenario.UploadAsync(Node, metadata, swu);
+        await Scenario.StartCampaignAsync(Node, "c-SWU-GW", "SWU-GW", package.PackageId);
+        var gateway = await Node.Admin.CreateDdiGatewayTokenAsync(new CreateDdiGatewayTokenRequest { Name = "swu-edge" }, Node.AdminHeaders);
+
+        await using (var agent = work.StartSwupdate(Node.DdiAddress!, "swu-gw-1", "SWU-GW", gateway.Secret, currentVersion: "R1.0", gatewayToken: true))
+        {
+            await WaitForAsync("swu-gw-1", OfferStatus.Installed, agent);
+        }
+
+        Assert.Equal(payload, await File.ReadAllBytesAsync(Path.Combine(work.Directory, "out", "payload.bin")));
+        Assert.Equal(1UL, (await CountsAsync("SWU-GW")).Installed);
+    }
+
     private async Task<string> CampaignAsync(string model, string deviceId, byte[] swu)
     {
         var metadata = Scenario.Full(model, "R2.0");
@@ -163,15 +186,24 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
         var deadline = DateTime.UtcNow + AgentDeadline;
         while (true)
         {
-            var device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = deviceId }, Node.AdminHeaders);
-            if (device.CurrentOffer?.Status == status)
+            Admin.V1.Device? device = null;
+            try
+            {
+                device = await Node.Admin.GetDeviceAsync(new GetDeviceRequest { DeviceId = deviceId }, Node.AdminHeaders);
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.NotFound)
+            {
+                // Not registered yet: a controller polling with a gateway token is registered at its first poll.
+            }
+
+            if (device?.CurrentOffer?.Status == status)
             {
                 return;
             }
 
             if (DateTime.UtcNow > deadline || agent.HasExited)
             {
-                Assert.Fail($"device {deviceId} is {device.CurrentOffer?.Status.ToString() ?? "without an offer"}, not {status}; swupdate {(agent.HasExited ? "exited" : "still runs")}:\n{agent.Log}");
+                Assert.Fail($"device {deviceId} is {device?.CurrentOffer?.Status.ToString() ?? "without an offer"}, not {status}; swupdate {(agent.HasExited ? "exited" : "still runs")}:\n{agent.Log}");
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(250));
@@ -223,7 +255,7 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
         }
 
         /// <summary>Starts swupdate in suricatta mode in its own process group (it forks), with this workspace's config only.</summary>
-        public SwupdateProcess StartSwupdate(string ddiBase, string deviceId, string model, string token, string currentVersion, int? state = null)
+        public SwupdateProcess StartSwupdate(string ddiBase, string deviceId, string model, string token, string currentVersion, int? state = null, bool gatewayToken = false)
         {
             var config = Path.Combine(Directory, $"swupdate-{currentVersion}.cfg");
             File.WriteAllText(config, $$"""
@@ -237,7 +269,7 @@ public sealed class SwupdateEndToEndTests(SwupdateNodeFixture fixture, ITestOutp
                     { name = "version"; value = "{{currentVersion}}"; }
                 );
                 """);
-            var suricatta = $"-t default -u {ddiBase} -i {deviceId} -k {token} -p 1 -r 3 -w 1" + (state is { } s ? $" -c {s}" : string.Empty);
+            var suricatta = $"-t default -u {ddiBase} -i {deviceId} {(gatewayToken ? "-g" : "-k")} {token} -p 1 -r 3 -w 1" + (state is { } s ? $" -c {s}" : string.Empty);
             var start = new ProcessStartInfo("setsid")
             {
                 WorkingDirectory = Directory,
