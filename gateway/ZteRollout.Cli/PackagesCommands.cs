@@ -45,10 +45,15 @@ internal static class PackagesCommands
             Description = "A higher version this package may replace (makes it a rollback package); repeat for several.",
             HelpName = "VERSION",
         };
+        var fileName = new Option<string?>("--filename")
+        {
+            Description = "File name devices see (hawkBit DDI: SWUpdate takes only *.swu). Default: the file's own name, when it is a plain one.",
+            HelpName = "NAME",
+        };
 
         var command = new Command("upload", "Upload a package: hashes it locally, streams it in 1 MiB chunks; the server checks the hash and signs a manifest.")
         {
-            file, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes, securityVersion, rollbackFrom,
+            file, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes, securityVersion, rollbackFrom, fileName,
         };
         // Caught before a large upload rather than after it.
         command.Validators.Add(result =>
@@ -73,6 +78,7 @@ internal static class PackagesCommands
                 ReleaseNotes = parse.GetValue(releaseNotes) ?? "",
                 SecurityVersion = parse.GetValue(securityVersion),
                 RollbackFrom = { parse.GetValue(rollbackFrom) ?? [] },
+                Filename = parse.GetValue(fileName) ?? PlainName(parse.GetRequiredValue(file).Name),
             };
             var path = parse.GetRequiredValue(file).FullName;
             var package = await UploadAsync(admin.Client, path, metadata, ct);
@@ -81,6 +87,11 @@ internal static class PackagesCommands
         }));
         return command;
     }
+
+    /// <summary>The local file's name when the server would take it as a package file name; empty otherwise.</summary>
+    private static string PlainName(string name) =>
+        name.Length is > 0 and <= 128 && name[0] != '.' && !name.EndsWith(".MD5SUM", StringComparison.OrdinalIgnoreCase)
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '+' or '-') ? name : "";
 
     private static Command List()
     {

@@ -13,6 +13,7 @@ public static class RolloutCommandLine
         root.Subcommands.Add(DevicesCommands.Create());
         root.Subcommands.Add(CampaignsCommands.Create());
         root.Subcommands.Add(FleetCommands.Create());
+        root.Subcommands.Add(DdiCommands.Create());
         return root;
     }
 }

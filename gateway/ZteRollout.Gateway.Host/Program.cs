@@ -11,7 +11,7 @@ var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
 var connectionString = config["Rollout:Database:ConnectionString"]
     ?? throw new InvalidOperationException("Rollout:Database:ConnectionString (PostgreSQL) is required: the gateway finds silos through it.");
 
-builder.WebHost.UseZteRolloutEndpoints(config, "http://127.0.0.1:5080");
+builder.WebHost.UseZteRolloutEndpoints(config, "http://127.0.0.1:5080", "http://127.0.0.1:8080");
 builder.UseOrleansClient(client =>
 {
     client.Configure<ClusterOptions>(o =>

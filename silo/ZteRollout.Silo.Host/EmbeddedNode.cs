@@ -21,6 +21,9 @@ public static class EmbeddedNode
     public const string DefaultUrl = "http://127.0.0.1:5080";
     public const string DefaultSiloHealthUrl = "http://127.0.0.1:5081";
 
+    /// <summary>Where hawkBit DDI agents (SWUpdate, rauc-hawkbit-updater) reach the embedded node; <c>Rollout:Ddi:Url</c>.</summary>
+    public const string DefaultDdiUrl = "http://127.0.0.1:8080";
+
     /// <summary>README's next step once the orchestrator runs ("Try the whole path"); kept equal by ReadmeCommandsTests.</summary>
     public const string SimulatorCommand = "dotnet run --project tests/ZteRollout.FleetSimulator -- --devices 1000 --fail-rate 0.05";
 
@@ -108,15 +111,19 @@ public static class EmbeddedNode
 
         // Shown once, in the start block; the file keeps it for the simulator and the CLI on this machine.
         var newKey = ApiKeyStore.EnsureBootstrapKey(dataDirectory);
-        builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl);
+        builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl, DefaultDdiUrl);
         builder.Services.AddZteRolloutGateway(builder.Configuration, dataDirectory);
         configureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UseZteRolloutGateway();
         var dataDirectoryChosen = config["data-dir"] is not null || Environment.GetEnvironmentVariable(RolloutDataDirectory.EnvironmentVariable) is { Length: > 0 };
+        var ddiPort = Gateway.Ddi.DdiListener.PortOf(config[Gateway.Ddi.DdiOptions.Section + ":Url"]);
         app.Lifetime.ApplicationStarted.Register(() =>
-            console.Write(StartBlock(dataDirectory, database, newKey, [.. app.Urls], dataDirectoryChosen)));
+        {
+            var ddi = app.Urls.Where(u => Gateway.Ddi.DdiListener.PortOf(u) == ddiPort).ToList();
+            console.Write(StartBlock(dataDirectory, database, newKey, [.. app.Urls.Except(ddi)], dataDirectoryChosen, ddi));
+        });
         return app;
     }
 
@@ -125,7 +132,8 @@ public static class EmbeddedNode
     /// when it was just created), where it listens, and what to run next — the fleet simulator, as README shows it,
     /// with the options it needs when this node is not on the defaults.
     /// </summary>
-    private static string StartBlock(string dataDirectory, RolloutDatabase database, string? newAdminKey, IReadOnlyList<string> urls, bool dataDirectoryChosen)
+    private static string StartBlock(string dataDirectory, RolloutDatabase database, string? newAdminKey, IReadOnlyList<string> urls, bool dataDirectoryChosen,
+        IReadOnlyList<string> ddiUrls)
     {
         var keyFile = RolloutDataDirectory.AdminKeyFile(dataDirectory);
         var next = SimulatorCommand;
@@ -147,6 +155,11 @@ public static class EmbeddedNode
             ? $"  admin key  in {keyFile}"
             : $"  admin key  {newAdminKey}  (created now and shown once; kept in {keyFile}, owner-only)");
         text.AppendLine($"  serving    {string.Join(", ", urls)}  (gRPC over HTTP/2; health and reflection)");
+        if (ddiUrls.Count > 0)
+        {
+            text.AppendLine($"  ddi        {string.Join(", ", ddiUrls)}  (hawkBit DDI for SWUpdate and rauc-hawkbit-updater; docs/ddi.md)");
+        }
+
         text.AppendLine($"  next       {next}");
         return text.ToString();
     }

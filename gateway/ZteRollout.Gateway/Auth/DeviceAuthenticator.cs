@@ -73,6 +73,27 @@ public sealed class DeviceAuthenticator(IGrainFactory grains, IOptions<GatewayOp
         return new PresentedToken(header, new AuthenticatedDevice(deviceId, grains.Device(deviceId)), DeviceIdentity.HashSecret(secret));
     }
 
+    /// <summary>The device of a token verified lately, by the authorization header it came in (any scheme).</summary>
+    public AuthenticatedDevice? Cached(string header) => header.Length > 0 ? _verified.Find(header) : null;
+
+    /// <summary>A device token taken from a header of another scheme (hawkBit DDI's <c>TargetToken</c>); null when malformed.</summary>
+    public PresentedToken? TryParse(string header, string token) =>
+        DeviceIdentity.TryParseToken(token, out var deviceId, out var secret)
+            ? new PresentedToken(header, new AuthenticatedDevice(deviceId, grains.Device(deviceId)), DeviceIdentity.HashSecret(secret))
+            : null;
+
+    /// <summary>Asks the device grain whether a presented token is valid; remembers it when it is. Transient errors propagate.</summary>
+    public async ValueTask<bool> VerifyAsync(PresentedToken token, CancellationToken cancellationToken)
+    {
+        if (!await retry.RunAsync(() => token.Device.Grain.VerifyCredentialAsync(token.SecretHash), cancellationToken))
+        {
+            return false;
+        }
+
+        Remember(token);
+        return true;
+    }
+
     /// <summary>Remembers a token the device grain accepted, for <see cref="GatewayOptions.DeviceCredentialCacheTime"/>.</summary>
     public void Remember(PresentedToken token) => _verified.Remember(token.Header, token.Device);
 

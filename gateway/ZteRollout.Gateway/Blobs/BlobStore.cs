@@ -16,6 +16,54 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
     /// <summary>Path of a stored blob.</summary>
     public string PathOf(string sha256) => Path.Combine(Root, "sha256", sha256[..2], sha256);
 
+    /// <summary>Path of a blob's SHA-1 and MD5 (hawkBit DDI agents verify those), written beside it at upload.</summary>
+    public string DigestsPathOf(string sha256) => PathOf(sha256) + ".digests";
+
+    /// <summary>
+    /// The blob's SHA-1 and MD5, lower-case hex: from the file written at upload, or (for a blob stored before digests
+    /// were kept) computed once from the bytes and written then.
+    /// </summary>
+    public async Task<BlobDigests> DigestsAsync(string sha256, CancellationToken cancellationToken)
+    {
+        var path = DigestsPathOf(sha256);
+        if (File.Exists(path) && BlobDigests.TryParse(await File.ReadAllTextAsync(path, cancellationToken)) is { } stored)
+        {
+            return stored;
+        }
+
+        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        await using (var file = OpenRead(sha256, 0))
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                int read;
+                while ((read = await file.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    sha1.AppendData(buffer, 0, read);
+                    md5.AppendData(buffer, 0, read);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        var digests = new BlobDigests(Convert.ToHexStringLower(sha1.GetHashAndReset()), Convert.ToHexStringLower(md5.GetHashAndReset()));
+        await WriteDigestsAsync(sha256, digests, cancellationToken);
+        return digests;
+    }
+
+    private async Task WriteDigestsAsync(string sha256, BlobDigests digests, CancellationToken cancellationToken)
+    {
+        var path = DigestsPathOf(sha256);
+        var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        await File.WriteAllTextAsync(temp, digests.ToString(), cancellationToken);
+        File.Move(temp, path, overwrite: true);
+    }
+
     /// <summary>Starts an upload; dispose it to discard the temp file unless <see cref="PendingBlob.CommitAsync"/> ran.</summary>
     public PendingBlob BeginUpload(long maxBytes)
     {
@@ -41,6 +89,10 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
         private readonly long _maxBytes;
         private readonly FileStream _file;
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        // hawkBit DDI agents verify SHA-1 (SWUpdate, rauc-hawkbit-updater) or MD5: computed in the same pass.
+        private readonly IncrementalHash _sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         private bool _committed;
 
         internal PendingBlob(BlobStore store, string tempPath, long maxBytes)
@@ -53,6 +105,9 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
 
         public long Length { get; private set; }
 
+        /// <summary>SHA-1 and MD5 of the bytes, once committed.</summary>
+        public BlobDigests? Digests { get; private set; }
+
         public async Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             if (Length + data.Length > _maxBytes)
@@ -61,6 +116,8 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
             }
 
             _hash.AppendData(data.Span);
+            _sha1.AppendData(data.Span);
+            _md5.AppendData(data.Span);
             await _file.WriteAsync(data, cancellationToken);
             Length += data.Length;
         }
@@ -74,6 +131,8 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
             var sha256 = Convert.ToHexStringLower(_hash.GetHashAndReset());
             var target = _store.PathOf(sha256);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            Digests = new BlobDigests(Convert.ToHexStringLower(_sha1.GetHashAndReset()), Convert.ToHexStringLower(_md5.GetHashAndReset()));
+            await _store.WriteDigestsAsync(sha256, Digests, cancellationToken);
             if (File.Exists(target))
             {
                 // Same bytes already stored (content addressing makes the copy redundant).
@@ -92,10 +151,21 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
         {
             await _file.DisposeAsync();
             _hash.Dispose();
+            _sha1.Dispose();
+            _md5.Dispose();
             if (!_committed && File.Exists(_tempPath))
             {
                 File.Delete(_tempPath);
             }
         }
     }
+}
+
+/// <summary>A blob's SHA-1 and MD5 in lower-case hex; stored as one line, "sha1 md5".</summary>
+public sealed record BlobDigests(string Sha1, string Md5)
+{
+    public override string ToString() => $"{Sha1} {Md5}\n";
+
+    public static BlobDigests? TryParse(string text) =>
+        text.Trim().Split(' ') is [{ Length: 40 } sha1, { Length: 32 } md5] ? new BlobDigests(sha1, md5) : null;
 }

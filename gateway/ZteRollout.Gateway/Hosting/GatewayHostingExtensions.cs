@@ -11,6 +11,7 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
+using ZteRollout.Gateway.Ddi;
 using ZteRollout.Gateway.Errors;
 using ZteRollout.Gateway.Services;
 using ZteRollout.Shared;
@@ -43,6 +44,13 @@ public static class GatewayHostingExtensions
         services.AddSingleton<DeviceAuthenticator>();
         services.AddOptions<DeviceCallRetryOptions>().Bind(configuration.GetSection(DeviceCallRetryOptions.Section));
         services.AddSingleton<DeviceCallRetry>();
+        services.AddOptions<DdiOptions>().Bind(configuration.GetSection(DdiOptions.Section))
+            .Validate(o => DdiListener.PortOf(o.Url) is not 0, "Rollout:Ddi:Url needs a fixed port (the listener is told apart by it)")
+            .Validate(o => o.MaxBodyBytes > 0, "Rollout:Ddi:MaxBodyBytes must be positive")
+            .ValidateOnStart();
+        services.AddSingleton<DdiArtifacts>();
+        services.AddSingleton<DdiGatewayTokens>();
+        services.AddSingleton<DdiService>();
 
         // Stateless, so one instance each: gRPC would otherwise construct both for every call.
         services.AddSingleton<ErrorMappingInterceptor>();
@@ -96,17 +104,25 @@ public static class GatewayHostingExtensions
 
     /// <summary>
     /// Kestrel for gRPC: HTTP/2 on every endpoint (h2c without TLS, where no protocol negotiation exists), and the
-    /// default address when none is configured.
+    /// default address when none is configured; plus the hawkBit DDI listener (HTTP/1.1, for curl-based agents) at
+    /// <c>Rollout:Ddi:Url</c>, <paramref name="defaultDdiUrl"/> when unset, none when empty. With <c>Kestrel:Endpoints</c>
+    /// configured, the DDI endpoint is declared there too (Protocols: Http1) and named by <c>Rollout:Ddi:Url</c>.
     /// </summary>
-    public static void UseZteRolloutEndpoints(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string defaultUrl)
+    public static void UseZteRolloutEndpoints(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string defaultUrl, string? defaultDdiUrl = null)
     {
-        if (configuration["urls"] is null && Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null && configuration["Kestrel:Endpoints"] is null)
+        var ddiUrl = configuration[DdiOptions.Section + ":Url"] ?? defaultDdiUrl;
+        configuration[DdiOptions.Section + ":Url"] = ddiUrl ?? string.Empty;
+        var ddiPort = DdiListener.PortOf(ddiUrl);
+        if (configuration["Kestrel:Endpoints"] is null && !configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
         {
-            Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, defaultUrl);
+            var grpcUrls = configuration["urls"] ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS") ?? defaultUrl;
+            Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, ddiPort is null ? grpcUrls : grpcUrls + ";" + ddiUrl);
         }
 
         Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(webHost,
-            k => k.ConfigureEndpointDefaults(l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+            k => k.ConfigureEndpointDefaults(l => l.Protocols = ddiPort is { } port && l.IPEndPoint?.Port == port
+                ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
+                : Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
     }
 
     /// <summary>The request pipeline: device calls straight to their endpoint; everything else through authentication and authorization.</summary>
@@ -125,7 +141,9 @@ public static class GatewayHostingExtensions
     }
 
     private static bool IsDeviceCall(HttpContext context) =>
-        context.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>()?.ServiceType == typeof(DeviceUpdateService);
+        context.GetEndpoint()?.Metadata is { } metadata
+        && (metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>()?.ServiceType == typeof(DeviceUpdateService)
+            || metadata.GetMetadata<DdiEndpointMetadata>() is not null);
 
     public static IEndpointRouteBuilder MapZteRolloutGateway(this IEndpointRouteBuilder endpoints)
     {
@@ -133,6 +151,11 @@ public static class GatewayHostingExtensions
         endpoints.MapGrpcService<RolloutAdminService>();
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
+        if (DdiListener.PortOf(endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DdiOptions>>().Value.Url) is not null)
+        {
+            endpoints.MapZteRolloutDdi();
+        }
+
         return endpoints;
     }
 }

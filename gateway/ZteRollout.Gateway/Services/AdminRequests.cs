@@ -22,6 +22,10 @@ public static partial class AdminRequests
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex SimpleId();
 
+    /// <summary>A plain file name: no directory part, no leading dot (so never "." or ".."), no spaces or quotes.</summary>
+    [GeneratedRegex("^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}$")]
+    private static partial Regex PlainFileName();
+
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex HexSha256();
 
@@ -113,12 +117,18 @@ public static partial class AdminRequests
         }
 
         ValidateRollbackFrom(m, version, kind, problems);
+        if (m.Filename.Length > 0 && (!PlainFileName().IsMatch(m.Filename) || m.Filename.EndsWith(".MD5SUM", StringComparison.OrdinalIgnoreCase)))
+        {
+            problems.Add("metadata.filename", $"'{m.Filename}' must be a plain file name: 1-128 characters of A-Z a-z 0-9 . _ + -, not starting with a dot, not ending in .MD5SUM");
+        }
+
         problems.ThrowIfAny();
         return new PackageMetadata(m.Version, [.. m.TargetModels], kind!.Value, kind == PackageKind.Delta ? m.BaseVersion : null,
             (long)m.RequiredFreeBytes, (int)m.MinBatteryPercent, m.ReleaseNotes)
         {
             SecurityVersion = m.SecurityVersion,
             RollbackFrom = [.. m.RollbackFrom],
+            FileName = m.Filename.Length > 0 ? m.Filename : null,
         };
     }
 
@@ -174,6 +184,7 @@ public static partial class AdminRequests
             MinBatteryPercent = (uint)p.Metadata.MinBatteryPercent,
             ReleaseNotes = p.Metadata.ReleaseNotes,
             SecurityVersion = p.Metadata.SecurityVersion,
+            Filename = p.Metadata.FileName ?? string.Empty,
         };
         metadata.TargetModels.AddRange(p.Metadata.Models);
         metadata.RollbackFrom.AddRange(p.Metadata.RollbackFrom);

@@ -294,6 +294,29 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
     public override async Task<FleetStatus> GetFleetStatus(FleetRequest request, ServerCallContext context) =>
         AdminRequests.ToProto(await Directory.GetFleetStatusAsync());
 
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Admin)]
+    public override async Task<DdiGatewayTokenSecret> CreateDdiGatewayToken(CreateDdiGatewayTokenRequest request, ServerCallContext context)
+    {
+        var name = Ddi.DdiGatewayTokens.ValidateName(request.Name);
+        var secret = Ddi.DdiGatewayTokens.NewSecret();
+        var info = await GatewayTokens.CreateAsync(name, Ddi.DdiGatewayTokens.Hash(secret), Actor(context));
+        return new DdiGatewayTokenSecret { Token = Ddi.DdiGatewayTokens.ToProto(info), Secret = secret };
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Admin)]
+    public override async Task<ListDdiGatewayTokensResponse> ListDdiGatewayTokens(ListDdiGatewayTokensRequest request, ServerCallContext context)
+    {
+        var response = new ListDdiGatewayTokensResponse();
+        response.Tokens.AddRange((await GatewayTokens.ListAsync()).Select(Ddi.DdiGatewayTokens.ToProto));
+        return response;
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Admin)]
+    public override async Task<DdiGatewayToken> RevokeDdiGatewayToken(RevokeDdiGatewayTokenRequest request, ServerCallContext context) =>
+        Ddi.DdiGatewayTokens.ToProto(await GatewayTokens.RevokeAsync(Ddi.DdiGatewayTokens.ValidateName(request.Name), Actor(context)));
+
+    private IGatewayTokenGrain GatewayTokens => grains.GetGrain<IGatewayTokenGrain>(0);
+
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
 
     private ICampaignDirectoryGrain Directory => grains.GetGrain<ICampaignDirectoryGrain>(0);

@@ -52,7 +52,39 @@ public interface IDeviceGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Explain")]
     Task<DeviceExplanation> ExplainAsync();
+
+    /// <summary>
+    /// A check-in for an agent that sends no facts with its poll (hawkBit DDI): decides on the stored facts exactly as
+    /// <see cref="CheckInAsync"/> does. With <paramref name="presentedHash"/> it verifies the secret first and returns
+    /// null (changing nothing) when it is not this device's; without, the caller verified it lately.
+    /// </summary>
+    [Alias("CheckInWithStoredFacts")]
+    Task<StoredFactsCheckIn?> CheckInWithStoredFactsAsync(byte[]? presentedHash);
+
+    /// <summary>Merges attributes into the stored facts (all of them when <paramref name="replace"/>) and checks in with them.</summary>
+    /// <exception cref="Errors.RolloutException">InvalidArgument naming the domain field eligibility still lacks.</exception>
+    [Alias("MergeFacts")]
+    Task<CheckInResult> MergeFactsAsync(DeviceFactsPatch patch, bool replace);
+
+    /// <summary>The device's offer with this number (<see cref="OfferNumbers"/>), open or in its history; null when none.</summary>
+    [Alias("FindOffer")]
+    Task<OfferRecord?> FindOfferAsync(long offerNumber);
+
+    /// <summary>Records that the device acknowledged the cancellation of its canceled offer (it is no longer told).</summary>
+    /// <exception cref="Errors.RolloutException">FailedPrecondition when the offer is open; NotFound when the device has none such.</exception>
+    [Alias("AcknowledgeCancel")]
+    Task AcknowledgeCancelAsync(string offerId);
 }
+
+/// <summary>
+/// What a check-in on stored facts decided (null when no facts are stored yet), whether the device should send its
+/// attributes again, and its offer that was canceled and whose cancellation it has not acknowledged.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("zte.StoredFactsCheckIn")]
+public sealed record StoredFactsCheckIn(
+    [property: Id(0)] CheckInResult? CheckIn,
+    [property: Id(1)] bool FactsRequested,
+    [property: Id(2)] OfferRecord? CancelNotice);
 
 /// <summary>What a check-in decided.</summary>
 [GenerateSerializer]
@@ -117,7 +149,15 @@ public sealed record DeviceReport(
     [property: Id(4)] string? ErrorCode,
     [property: Id(5)] string? Detail,
     [property: Id(6)] string? RunningVersion,
-    [property: Id(7)] BootSlot ActiveSlot);
+    [property: Id(7)] BootSlot ActiveSlot)
+{
+    /// <summary>
+    /// A progress note of an agent that does not track our lifecycle (hawkBit DDI): moves the offer forward when the
+    /// lifecycle allows it, and is otherwise acknowledged without a change instead of refused.
+    /// </summary>
+    [Id(8)]
+    public bool ProgressNote { get; init; }
+}
 
 [GenerateSerializer, Immutable, Alias("zte.ReportResult")]
 public sealed record ReportResult([property: Id(0)] OfferStatus Status, [property: Id(1)] bool Duplicate);

@@ -20,6 +20,13 @@ public sealed record PackageMetadata(
     [Id(7)]
     public uint SecurityVersion { get; init; }
 
+    /// <summary>
+    /// The file name devices see (hawkBit DDI artifacts: SWUpdate takes only <c>*.swu</c>); null when not given, then
+    /// <see cref="PackageRecord.FileName"/> makes one up.
+    /// </summary>
+    [Id(20)]
+    public string? FileName { get; init; }
+
     /// <summary>Signed into the manifest: see <see cref="PackageManifest.RollbackFrom"/>.</summary>
     public ImmutableArray<string> RollbackFrom
     {
@@ -38,4 +45,7 @@ public sealed record PackageRecord(
     [property: Id(4)] DateTimeOffset CreatedAt)
 {
     public string PackageId => Manifest.PackageId;
+
+    /// <summary>The name the package's file goes by: as uploaded, else <c>{package id}.bin</c>.</summary>
+    public string FileName => Metadata.FileName ?? PackageId + ".bin";
 }

@@ -262,6 +262,12 @@ public sealed class DeviceGrain(
             return new ReportResult(offer.Status, Duplicate: false);
         }
 
+        if (report.ProgressNote && !InstallLifecycle.IsTerminal(offer.Status) && !InstallLifecycle.CanMove(offer.Status, report.Step))
+        {
+            // An agent's note of a step already passed (or not one of ours to take): acknowledged, nothing changes.
+            return new ReportResult(offer.Status, Duplicate: false);
+        }
+
         if (!InstallLifecycle.CanMove(offer.Status, report.Step))
         {
             throw await RefusalAsync(Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}"));
@@ -358,6 +364,88 @@ public sealed class DeviceGrain(
 
         return judged.IsEmpty ? "no campaign is running" : $"no campaign offers it anything now {asOf}";
     }
+
+    public async Task<StoredFactsCheckIn?> CheckInWithStoredFactsAsync(byte[]? presentedHash)
+    {
+        if (presentedHash is not null && !(S.Registered && DeviceIdentity.SecretMatches(S.CredentialHash, presentedHash)))
+        {
+            return null;
+        }
+
+        RequireRegistered();
+        if (S.Facts is null)
+        {
+            // Nothing to decide on yet: the agent is asked for its attributes first.
+            return new StoredFactsCheckIn(null, FactsRequested: true, null);
+        }
+
+        var result = await CheckInAsync(S.Facts);
+        var cancelNotice = S.Offer is { Status: OfferStatus.Canceled } canceled
+            && canceled.ErrorCode != OfferCloseCodes.WithdrawnHalted
+            && canceled.OfferId != S.CancelAcknowledgedOfferId ? canceled : null;
+        return new StoredFactsCheckIn(result, FactsRequested, cancelNotice);
+    }
+
+    public async Task<CheckInResult> MergeFactsAsync(DeviceFactsPatch patch, bool replace)
+    {
+        RequireRegistered();
+        var (facts, missing) = patch.ApplyTo(S.Facts, replace);
+        if (facts is null)
+        {
+            throw RolloutException.InvalidField(missing!, "is required: eligibility needs the device's model and current version");
+        }
+
+        var requested = FactsRequested;
+        S.FactsSentAtOfferId = S.Offer?.OfferId;
+        var result = await CheckInAsync(facts);
+        if (requested)
+        {
+            // The check-in stores only what changed its decision; that the attributes arrived must survive a restart too.
+            await state.WriteStateAsync();
+        }
+
+        return result;
+    }
+
+    public Task<OfferRecord?> FindOfferAsync(long offerNumber)
+    {
+        RequireRegistered();
+        if (S.Offer is { } current && OfferNumbers.Of(current.OfferId) == offerNumber)
+        {
+            return Task.FromResult<OfferRecord?>(current);
+        }
+
+        return Task.FromResult(S.History.FirstOrDefault(h => OfferNumbers.Of(h.OfferId) == offerNumber));
+    }
+
+    public async Task AcknowledgeCancelAsync(string offerId)
+    {
+        RequireRegistered();
+        if (S.Offer is { } offer && offer.OfferId == offerId)
+        {
+            if (offer.Status != OfferStatus.Canceled)
+            {
+                throw RolloutException.FailedPrecondition($"offer '{offerId}' is {Name(offer.Status)}, not canceled");
+            }
+
+            if (S.CancelAcknowledgedOfferId != offerId)
+            {
+                S.CancelAcknowledgedOfferId = offerId;
+                await state.WriteStateAsync();
+            }
+
+            return;
+        }
+
+        if (S.History.All(h => h.OfferId != offerId))
+        {
+            throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{offerId}'");
+        }
+    }
+
+    /// <summary>Attributes are asked for until the device sent them, and again once each offer has finished.</summary>
+    private bool FactsRequested =>
+        S.Facts is null || (S.Offer is { } offer && InstallLifecycle.IsTerminal(offer.Status) && S.FactsSentAtOfferId != offer.OfferId);
 
     public Task<DeviceView> GetViewAsync()
     {
@@ -485,7 +573,7 @@ public sealed class DeviceGrain(
 
         S.OfferCounter++;
         var package = offer.Package;
-        var offerId = $"of-{S.OfferCounter}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        var offerId = OfferNumbers.NewOfferId(S.OfferCounter, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
         return new OfferRecord(offerId, offer.Campaign.CampaignId, package.PackageId, package.Manifest.Version,
             package.ManifestBytes, package.Signature, package.Manifest.Size, package.Manifest.Sha256,
             OfferStatus.Offered, 0, null, now, now, now + offer.Campaign.InProgressTimeout, [], S.Facts!.CurrentVersion)

@@ -81,6 +81,14 @@ public sealed class DeviceState : IRowCarrier
     /// <summary>Offers made per campaign and the last failure, for the retry budget and backoff.</summary>
     [Id(14)]
     public Dictionary<string, CampaignAttempts> Attempts { get; set; } = [];
+
+    /// <summary>The canceled offer whose cancellation the device acknowledged (hawkBit DDI cancelAction feedback).</summary>
+    [Id(15)]
+    public string? CancelAcknowledgedOfferId { get; set; }
+
+    /// <summary>The offer that was the device's latest when it last sent its attributes (DDI asks again after each one finishes).</summary>
+    [Id(16)]
+    public string? FactsSentAtOfferId { get; set; }
 }
 
 /// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>

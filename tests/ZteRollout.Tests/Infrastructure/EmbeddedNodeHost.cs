@@ -35,6 +35,9 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
 
     public string Address { get; }
 
+    /// <summary>The hawkBit DDI listener (HTTP/1.1), when the node serves one.</summary>
+    public string? DdiAddress { get; private init; }
+
     public GrpcChannel Channel { get; }
 
     public string AdminKey { get; }
@@ -55,6 +58,7 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
         [
             "--data-dir", dataDirectory,
             "--urls", "http://127.0.0.1:0",
+            $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}",
             $"--Rollout:Silo:SiloPort={TestPaths.FreePort()}",
             $"--Rollout:Silo:GatewayPort={TestPaths.FreePort()}",
             "--Logging:LogLevel:Default=Warning",
@@ -62,8 +66,11 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
         ];
         var app = await EmbeddedNode.BuildAsync(args, services => services.AddSingleton(new RolloutClock(clock)), TextWriter.Null);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new EmbeddedNodeHost(app, dataDirectory, address);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var ddiPort = ZteRollout.Gateway.Ddi.DdiListener.PortOf(app.Configuration["Rollout:Ddi:Url"]);
+        var address = addresses.First(a => ZteRollout.Gateway.Ddi.DdiListener.PortOf(a) != ddiPort);
+        var ddiAddress = addresses.FirstOrDefault(a => ZteRollout.Gateway.Ddi.DdiListener.PortOf(a) == ddiPort);
+        return new EmbeddedNodeHost(app, dataDirectory, address) { DdiAddress = ddiAddress };
     }
 
     public async ValueTask DisposeAsync()

@@ -18,7 +18,7 @@ namespace ZteRollout.Tests.Readme;
 /// <remarks>
 /// The clone builds everything again (minutes on two cores); its NuGet packages come from the cache the outer build
 /// filled. Its data directory is the per-user default under a temporary XDG_DATA_HOME, so the test never touches the
-/// user's own. README's orchestrator listens on 127.0.0.1:5080 with Orleans on 11111 and 30000; no other test uses
+/// user's own. README's orchestrator listens on 127.0.0.1:5080 (DDI on 8080) with Orleans on 11111 and 30000; no other test uses
 /// those (they take free ephemeral ports), and test collections run one at a time.
 /// </remarks>
 [Collection(Name)]
@@ -28,7 +28,7 @@ public sealed partial class ReadmeCommandsTests(ITestOutputHelper output)
 
     private const string Cli = "dotnet run --project gateway/ZteRollout.Cli -- ";
     private const string ValidateExample = Cli + "campaigns validate deploy/examples/staged-campaign.yaml";
-    private static readonly int[] ReadmePorts = [5080, 11111, 30000];
+    private static readonly int[] ReadmePorts = [5080, 8080, 11111, 30000];
     private static readonly TimeSpan BuildAndRunTimeout = TimeSpan.FromMinutes(10);
 
     [GeneratedRegex(@"--devices \d+")]
@@ -185,7 +185,7 @@ public sealed partial class ReadmeCommandsTests(ITestOutputHelper output)
         while (ReadmePorts.Where(InUse).ToList() is { Count: > 0 } busy)
         {
             Assert.True(DateTime.UtcNow < deadline,
-                $"port(s) {string.Join(", ", busy)} stay in use: README's orchestrator needs 5080, 11111 and 30000 on 127.0.0.1");
+                $"port(s) {string.Join(", ", busy)} stay in use: README's orchestrator needs 5080, 8080, 11111 and 30000 on 127.0.0.1");
             Log($"waiting for port(s) {string.Join(", ", busy)} to be free");
             await Task.Delay(TimeSpan.FromSeconds(5));
         }
