@@ -133,7 +133,8 @@ public sealed class DeviceGrain(
             dirty = true;
         }
 
-        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now), _buckets);
+        var context = new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas };
+        var check = OfferSelection.Decide(context, snapshot, c => MayOffer(c, now), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
         {
             if (!S.Outcomes.ContainsKey(campaign.CampaignId))
@@ -241,6 +242,22 @@ public sealed class DeviceGrain(
         if (offer.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(offer, report))
         {
             return new ReportResult(offer.Status, Duplicate: true);
+        }
+
+        if (report is { Step: OfferStatus.Failed, ErrorCode: OfferCloseCodes.DeltaBaseImageMismatch } && offer.DeltaFormat is not null
+            && InstallLifecycle.CanMove(offer.Status, OfferStatus.Failed))
+        {
+            // The device's slot is not the delta's base: the FULL fits it. Withdrawn (no failure, no retry spent) and
+            // remembered, so the next check-in offers the FULL.
+            if (!S.RefusedDeltas.Contains(offer.PackageId))
+            {
+                S.RefusedDeltas.Add(offer.PackageId);
+            }
+
+            Withdraw(OfferCloseCodes.DeltaBaseImageMismatch, clock.UtcNow);
+            S.Offer = S.Offer! with { AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId) };
+            await StoreAndDeliverAsync();
+            return new ReportResult(S.Offer.Status, Duplicate: false);
         }
 
         if (report.Step != OfferStatus.Failed)
@@ -421,6 +438,7 @@ public sealed class DeviceGrain(
         {
             Stage = offer.Stage,
             SourceSlot = S.Facts.ActiveSlot,
+            DeltaFormat = package.Manifest.DeltaFormat,
         };
     }
 

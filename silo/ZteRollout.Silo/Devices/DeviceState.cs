@@ -81,6 +81,13 @@ public sealed class DeviceState : IRowCarrier
     /// <summary>Offers made per campaign and the last failure, for the retry budget and backoff.</summary>
     [Id(14)]
     public Dictionary<string, CampaignAttempts> Attempts { get; set; } = [];
+
+    /// <summary>
+    /// Generated deltas the device refused because its base image is not the delta's base (a modified or corrupt
+    /// slot): it is offered the FULL instead from then on. Few, and only on such devices.
+    /// </summary>
+    [Id(20)]
+    public List<string> RefusedDeltas { get; set; } = [];
 }
 
 /// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>
