@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using Grpc.Core;
 using Grpc.Net.Client;
 using ZteRollout.Device.V1;
-using ZteRollout.Shared.Devices;
+using OfferCloseCodes = ZteRollout.Shared.Devices.OfferCloseCodes;
 using ZteRollout.Shared.Packages;
 using ZteRollout.Shared.Versions;
 

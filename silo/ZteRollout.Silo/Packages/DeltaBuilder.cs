@@ -25,6 +25,7 @@ public sealed class DeltaBuilder : ILifecycleParticipant<ISiloLifecycle>, IDispo
     private readonly ILogger<DeltaBuilder> _logger;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationToken _stoppingToken;
     private readonly ConcurrentDictionary<string, DeltaProgress> _running = new(StringComparer.Ordinal);
     private readonly object _memoryLock = new();
     private long _memoryReserved;
@@ -39,6 +40,7 @@ public sealed class DeltaBuilder : ILifecycleParticipant<ISiloLifecycle>, IDispo
         _clock = clock;
         _logger = logger;
         _slots = new SemaphoreSlim(Math.Max(1, _options.MaxConcurrent));
+        _stoppingToken = _stopping.Token;
         BlobDirectory = _options.BlobDirectory ?? Path.Combine(silo.Value.DataDirectory, "blobs");
     }
 
@@ -66,7 +68,7 @@ public sealed class DeltaBuilder : ILifecycleParticipant<ISiloLifecycle>, IDispo
         }
 
         // Task.Run leaves the calling grain's scheduler: the build is CPU-bound for seconds to minutes.
-        _ = Task.Run(() => RunAsync(job, _stopping.Token), CancellationToken.None);
+        _ = Task.Run(() => RunAsync(job, _stoppingToken), CancellationToken.None);
         return true;
     }
 
@@ -87,7 +89,7 @@ public sealed class DeltaBuilder : ILifecycleParticipant<ISiloLifecycle>, IDispo
         // Not awaited: a silo's start must not wait for the catalog of deltas.
         _ = Task.Run(async () =>
         {
-            for (var attempt = 1; attempt <= 5 && !_stopping.IsCancellationRequested; attempt++)
+            for (var attempt = 1; attempt <= 5 && !_stoppingToken.IsCancellationRequested; attempt++)
             {
                 try
                 {
@@ -97,7 +99,7 @@ public sealed class DeltaBuilder : ILifecycleParticipant<ISiloLifecycle>, IDispo
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     _logger.LogWarning(e, "Resuming delta generation failed (attempt {Attempt}); retrying", attempt);
-                    await Task.Delay(TimeSpan.FromSeconds(attempt), _clock.Time, _stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+                    await Task.Delay(TimeSpan.FromSeconds(attempt), _clock.Time, _stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 }
             }
         }, CancellationToken.None);

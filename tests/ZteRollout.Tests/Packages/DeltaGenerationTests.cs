@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 using ZteRollout.Admin.V1;
 using ZteRollout.DeviceAgent;
 using ZteRollout.Shared.Packages;
-using ZteRollout.Silo.Packages;
+using DeltaBuilder = ZteRollout.Silo.Packages.DeltaBuilder;
 using ZteRollout.Tests.Infrastructure;
 using Agent = ZteRollout.DeviceAgent.DeviceAgent;
 using ManifestKind = ZteRollout.Shared.Packages.PackageKind;
