@@ -36,7 +36,7 @@ public static unsafe class ZstdPatch
 
     /// <summary>
     /// Memory one generation needs: the pinned base image plus zstd's streaming compressor at these parameters
-    /// (window buffer, match tables, long-distance matcher), as zstd itself estimates it.
+    /// (window buffer and match tables as zstd itself estimates them, plus the long-distance matcher).
     /// </summary>
     public static long EstimateGenerationBytes(long baseSize, int windowLog)
     {
@@ -45,8 +45,11 @@ public static unsafe class ZstdPatch
         {
             Check(Methods.ZSTD_CCtxParams_setParameter(parameters, ZSTD_cParameter.ZSTD_c_compressionLevel, Level));
             Check(Methods.ZSTD_CCtxParams_setParameter(parameters, ZSTD_cParameter.ZSTD_c_windowLog, windowLog));
-            Check(Methods.ZSTD_CCtxParams_setParameter(parameters, ZSTD_cParameter.ZSTD_c_enableLongDistanceMatching, 1));
-            return baseSize + (long)Methods.ZSTD_estimateCStreamSize_usingCCtxParams(parameters);
+
+            // The long-distance matcher is left out of zstd's estimate (estimating with it enabled divides by its
+            // not-yet-derived parameters): its hash table is 2^(windowLog - 7) entries of 8 bytes, plus buckets and
+            // sequences; 2^(windowLog - 3) bytes is a safe ceiling.
+            return baseSize + (long)Methods.ZSTD_estimateCStreamSize_usingCCtxParams(parameters) + (1L << (windowLog - 3));
         }
         finally
         {

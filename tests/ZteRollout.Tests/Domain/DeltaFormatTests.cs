@@ -20,6 +20,15 @@ public sealed class DeltaFormatTests
     }
 
     [Fact]
+    public void GenerationMemoryEstimate_HoldsTheBaseAndTheWindow()
+    {
+        const long baseSize = 96L << 20;
+        var estimate = ZstdPatch.EstimateGenerationBytes(baseSize, 27);
+        Assert.InRange(estimate, baseSize + (1L << 27), baseSize + (2L << 30));
+        Assert.True(ZstdPatch.EstimateGenerationBytes(baseSize, 28) > estimate);
+    }
+
+    [Fact]
     public void Patch_AppliedToItsBase_GivesTheTarget_AndToAnotherBase_FailsItsChecksum()
     {
         var (v1, v2) = DeltaGenerationTests.ImagePair(seed: 11);

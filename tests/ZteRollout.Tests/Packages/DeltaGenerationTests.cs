@@ -36,7 +36,7 @@ public sealed class DeltaGenerationTests
         Assert.Empty(full2.Warnings);
 
         var job = await WaitFinishedAsync(node, full2.PackageId);
-        Assert.Equal((full1.PackageId, "1.0", DeltaGenerationState.Kept, "upload"), (job.FromPackageId, job.FromVersion, job.State, job.RequestedBy));
+        Assert.Equal((full1.PackageId, "1.0", DeltaGenerationState.Kept, "upload", ""), (job.FromPackageId, job.FromVersion, job.State, job.RequestedBy, job.Reason));
         var delta = await node.Admin.GetPackageAsync(new GetPackageRequest { PackageId = job.DeltaPackageId }, node.AdminHeaders);
         var manifest = ManifestCodec.Decode(delta.Manifest.Span);
         Assert.Equal(
