@@ -27,10 +27,10 @@ internal static class DeltaBenchmark
         Directory.CreateDirectory(work);
         try
         {
-            var (oldTar, newTar, files, replaced) = BuildPair(work, o);
+            var (oldTar, newTar, files, replaced, replacedBytes) = BuildPair(work, o);
             var oldSize = new FileInfo(oldTar).Length;
             var newSize = new FileInfo(newTar).Length;
-            output.WriteLine($"pair: {files} files, {replaced} binaries replaced; old {Mib(oldSize):F1} MiB, new {Mib(newSize):F1} MiB");
+            output.WriteLine($"pair: {files} files, {replaced} of them ELF binaries replaced ({Mib(replacedBytes):F1} MiB); old {Mib(oldSize):F1} MiB, new {Mib(newSize):F1} MiB");
 
             // The download without a delta: the full image, zstd-compressed as a careful release would ship it.
             var fullCompressed = CompressedSize(await File.ReadAllBytesAsync(newTar), level: 19);
@@ -92,12 +92,13 @@ internal static class DeltaBenchmark
     /// The two tars: real files under <see cref="Roots"/>, sorted, up to the size; in the new one a share of the ELF
     /// binaries carries the bytes of another ELF binary from outside the tree (a rebuilt program), the rest as before.
     /// </summary>
-    private static (string Old, string New, int Files, int Replaced) BuildPair(string work, DeltaBenchmarkOptions o)
+    private static (string Old, string New, int Files, int Replaced, long ReplacedBytes) BuildPair(string work, DeltaBenchmarkOptions o)
     {
         var budget = (long)o.SizeMiB << 20;
         var candidates = Roots.Where(Directory.Exists)
             .SelectMany(root => Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }))
-            .Where(path => new FileInfo(path) is { Exists: true, LinkTarget: null, Length: > 0 and < 8 << 20 })
+            // Files up to 1 MiB, so a tree of a few dozen MiB holds a few thousand of them, as a root filesystem does.
+            .Where(path => new FileInfo(path) is { Exists: true, LinkTarget: null, Length: > 0 and <= 1 << 20 })
             .Order(StringComparer.Ordinal)
             .ToList();
         var random = new Random(o.Seed);
@@ -136,18 +137,18 @@ internal static class DeltaBenchmark
         var newTar = Path.Combine(work, "rootfs-new.tar");
         WriteTar(oldTar, chosen, _ => null);
         WriteTar(newTar, chosen, path => replacements.GetValueOrDefault(path));
-        return (oldTar, newTar, chosen.Count, replacements.Count);
+        return (oldTar, newTar, chosen.Count, replacements.Count, replacements.Keys.Sum(path => new FileInfo(path).Length));
     }
 
     private static void WriteTar(string tarPath, List<string> files, Func<string, string?> contentFrom)
     {
         using var stream = File.Create(tarPath);
-        using var tar = new TarWriter(stream, TarEntryFormat.Ustar, leaveOpen: false);
+        using var tar = new TarWriter(stream, TarEntryFormat.Pax, leaveOpen: false);
         var modified = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
         foreach (var path in files)
         {
             using var content = File.OpenRead(contentFrom(path) ?? path);
-            var entry = new UstarTarEntry(TarEntryType.RegularFile, path.TrimStart('/'))
+            var entry = new PaxTarEntry(TarEntryType.RegularFile, path.TrimStart('/'))
             {
                 DataStream = content,
                 ModificationTime = modified,
