@@ -79,7 +79,38 @@ internal static class Render
         Pair(grid, "manifest", $"{package.Manifest.Length} B, signature {package.ManifestSignature.Length} B");
         Pair(grid, "created", Time(package.CreatedAt));
         Pair(grid, "release notes", m.ReleaseNotes.Length > 0 ? m.ReleaseNotes : "-");
+        if (package.DeltaFormat.Length > 0)
+        {
+            Pair(grid, "format", package.DeltaFormat);
+        }
+
         AnsiConsole.Write(grid);
+        foreach (var warning in package.Warnings)
+        {
+            Warning(warning);
+        }
+
+        if (package.Deltas.Count > 0)
+        {
+            DeltaGenerations(package.Deltas);
+        }
+    }
+
+    /// <summary>Server-generated deltas: the pair, where each stands, how large and why not.</summary>
+    public static void DeltaGenerations(IEnumerable<DeltaGeneration> deltas)
+    {
+        var table = Table("from", "to", "state", "progress", "delta", "size", "of full", "reason");
+        foreach (var d in deltas)
+        {
+            var progress = d.State == DeltaGenerationState.Building && d.TargetSize > 0
+                ? string.Create(Invariant, $"{100.0 * d.BytesDone / d.TargetSize:0} % (attempt {d.Attempt})")
+                : "-";
+            var share = d.DeltaSize > 0 && d.TargetSize > 0 ? string.Create(Invariant, $"{100.0 * d.DeltaSize / d.TargetSize:0.00} %") : "-";
+            Row(table, $"{d.FromVersion} ({d.FromPackageId})", $"{d.ToVersion} ({d.ToPackageId})", Words(d.State), progress,
+                Dash(d.DeltaPackageId), d.DeltaSize > 0 ? Bytes(d.DeltaSize) : "-", share, Dash(d.Reason));
+        }
+
+        Write(table, "no deltas");
     }
 
     public static void Packages(IEnumerable<Package> packages)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Packages;
 
 namespace ZteRollout.Gateway.Blobs;
 
@@ -14,7 +15,7 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
     private string Root => options.Value.ResolvedBlobDirectory;
 
     /// <summary>Path of a stored blob.</summary>
-    public string PathOf(string sha256) => Path.Combine(Root, "sha256", sha256[..2], sha256);
+    public string PathOf(string sha256) => BlobLayout.PathOf(Root, sha256);
 
     /// <summary>Path of a blob's SHA-1 and MD5 (hawkBit DDI agents verify those), written beside it at upload.</summary>
     public string DigestsPathOf(string sha256) => PathOf(sha256) + ".digests";
@@ -67,7 +68,7 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
     /// <summary>Starts an upload; dispose it to discard the temp file unless <see cref="PendingBlob.CommitAsync"/> ran.</summary>
     public PendingBlob BeginUpload(long maxBytes)
     {
-        var tempDirectory = Path.Combine(Root, "tmp");
+        var tempDirectory = BlobLayout.TempDirectory(Root);
         Directory.CreateDirectory(tempDirectory);
         return new PendingBlob(this, Path.Combine(tempDirectory, Guid.NewGuid().ToString("N")), maxBytes);
     }
@@ -79,6 +80,15 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
             FileOptions.Asynchronous | FileOptions.SequentialScan);
         stream.Seek(offset, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>Up to <paramref name="count"/> leading bytes of a stored blob (to judge what kind of image it is).</summary>
+    public async Task<byte[]> ReadHeadAsync(string sha256, int count, CancellationToken cancellationToken)
+    {
+        await using var file = OpenRead(sha256, 0);
+        var head = new byte[(int)Math.Min(count, file.Length)];
+        await file.ReadExactlyAsync(head, cancellationToken);
+        return head;
     }
 
     /// <summary>An upload in progress: hashes while it writes, enforces the size bound.</summary>

@@ -173,6 +173,23 @@ public static partial class AdminRequests
         }
     }
 
+    public static A.DeltaGeneration ToProto(DeltaJob job) => new()
+    {
+        FromPackageId = job.BasePackageId,
+        FromVersion = job.BaseVersion,
+        ToPackageId = job.TargetPackageId,
+        ToVersion = job.TargetVersion,
+        State = (A.DeltaGenerationState)(int)job.State,
+        BytesDone = (ulong)job.BytesDone,
+        TargetSize = (ulong)job.TargetSize,
+        DeltaPackageId = job.DeltaPackageId ?? string.Empty,
+        DeltaSize = (ulong)job.DeltaSize,
+        Reason = job.Reason ?? string.Empty,
+        Attempt = (uint)job.Attempt,
+        WindowLog = (uint)job.WindowLog,
+        RequestedBy = job.RequestedBy,
+    };
+
     public static A.Package ToProto(PackageRecord p)
     {
         var metadata = new A.PackageMetadata
@@ -197,6 +214,7 @@ public static partial class AdminRequests
             Manifest = ByteString.CopyFrom(p.ManifestBytes),
             ManifestSignature = ByteString.CopyFrom(p.Signature),
             CreatedAt = Timestamp.FromDateTimeOffset(p.CreatedAt),
+            DeltaFormat = p.Manifest.DeltaFormat ?? string.Empty,
         };
     }
 

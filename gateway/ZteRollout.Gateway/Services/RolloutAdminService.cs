@@ -55,7 +55,36 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
                 $"declared {declared.ExpectedSha256.ToLowerInvariant()} but the uploaded bytes hash to {sha256}");
         }
 
-        return AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+        var package = AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+        if (metadata.Kind == Shared.Packages.PackageKind.Full && PayloadProbe.UploadWarning(await blobs.ReadHeadAsync(sha256, PayloadProbe.SampleBytes, ct)) is { } warning)
+        {
+            package.Warnings.Add(warning);
+        }
+
+        package.Deltas.AddRange((await Deltas.ListAsync(package.PackageId)).Select(AdminRequests.ToProto));
+        return package;
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<DeltaGeneration> GenerateDelta(GenerateDeltaRequest request, ServerCallContext context)
+    {
+        var problems = new ViolationList();
+        if (string.IsNullOrEmpty(request.FromPackageId))
+        {
+            problems.Add("from_package_id", "is required");
+        }
+
+        if (string.IsNullOrEmpty(request.ToPackageId))
+        {
+            problems.Add("to_package_id", "is required");
+        }
+
+        problems.ThrowIfAny();
+        var from = await Catalog.GetAsync(request.FromPackageId) ?? throw RolloutException.NotFound($"package '{request.FromPackageId}' does not exist");
+        var to = await Catalog.GetAsync(request.ToPackageId) ?? throw RolloutException.NotFound($"package '{request.ToPackageId}' does not exist");
+        var pair = DeltaRequests.Validate(from, to);
+        var jobs = await Deltas.RequestAsync([pair], Actor(context));
+        return AdminRequests.ToProto(jobs[0]);
     }
 
     public override async Task<Package> GetPackage(GetPackageRequest request, ServerCallContext context)
@@ -66,7 +95,9 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         }
 
         var package = await Catalog.GetAsync(request.PackageId) ?? throw RolloutException.NotFound($"package '{request.PackageId}' does not exist");
-        return AdminRequests.ToProto(package);
+        var answer = AdminRequests.ToProto(package);
+        answer.Deltas.AddRange((await Deltas.ListAsync(package.PackageId)).Select(AdminRequests.ToProto));
+        return answer;
     }
 
     public override async Task<ListPackagesResponse> ListPackages(ListPackagesRequest request, ServerCallContext context)
@@ -320,6 +351,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
 
     private ICampaignDirectoryGrain Directory => grains.GetGrain<ICampaignDirectoryGrain>(0);
+
+    private IDeltaGenerationGrain Deltas => grains.GetGrain<IDeltaGenerationGrain>(0);
 
     private ICampaignGrain CampaignOf(CampaignRequest request) =>
         grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false));

@@ -33,7 +33,11 @@ public abstract record OfferDecision
 }
 
 /// <summary>A device as the decision sees it.</summary>
-public sealed record DeviceContext(string DeviceId, ImmutableArray<string> Tags, DeviceFacts Facts);
+public sealed record DeviceContext(string DeviceId, ImmutableArray<string> Tags, DeviceFacts Facts)
+{
+    /// <summary>Deltas the device refused because its base image differs: it gets the FULL instead.</summary>
+    public IReadOnlyCollection<string> RefusedDeltas { get; init; } = [];
+}
 
 /// <summary>Why a campaign does or does not offer a device now, as the check-in decision sees it.</summary>
 [GenerateSerializer]
@@ -187,7 +191,7 @@ public static class OfferSelection
                 : new CampaignJudgement(OfferVerdict.NoTarget, null, -1, describe ? $"no target for model '{facts.Model}'" : string.Empty);
         }
 
-        var package = SelectPackage(current, target, campaign.Rollback);
+        var package = SelectPackage(current, target, campaign.Rollback, device.RefusedDeltas);
         if (package is null)
         {
             return new CampaignJudgement(OfferVerdict.NothingToInstall, null, -1, describe
@@ -342,7 +346,7 @@ public static class OfferSelection
     /// not newer than what the device runs (never a downgrade) — or, for a rollback campaign, not older (the FULL only)
     /// or not authorized by its signed manifest to replace the device's version (the agent would refuse it).
     /// </summary>
-    public static PackageRecord? SelectPackage(FirmwareVersion current, ModelTarget target, bool rollback = false)
+    public static PackageRecord? SelectPackage(FirmwareVersion current, ModelTarget target, bool rollback = false, IReadOnlyCollection<string>? refusedDeltas = null)
     {
         var targetVersion = FirmwareVersion.Parse(target.Full.Manifest.Version);
         if (rollback)
@@ -358,7 +362,8 @@ public static class OfferSelection
         foreach (var delta in target.Deltas)
         {
             if (delta.Manifest.BaseVersion is { } baseText && FirmwareVersion.Parse(baseText) == current
-                && FirmwareVersion.Parse(delta.Manifest.Version) == targetVersion)
+                && FirmwareVersion.Parse(delta.Manifest.Version) == targetVersion
+                && (refusedDeltas is null || refusedDeltas.Count == 0 || !refusedDeltas.Contains(delta.PackageId)))
             {
                 return delta;
             }

@@ -133,6 +133,10 @@ public sealed record OfferRecord(
     /// </summary>
     [Id(17)]
     public BootSlot SourceSlot { get; init; }
+
+    /// <summary>How the device applies the package: null as it is, <c>zstd-patch-1</c> for a generated delta.</summary>
+    [Id(20)]
+    public string? DeltaFormat { get; init; }
 }
 
 /// <summary>The blob a download may read.</summary>

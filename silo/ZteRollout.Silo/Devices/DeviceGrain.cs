@@ -133,7 +133,8 @@ public sealed class DeviceGrain(
             dirty = true;
         }
 
-        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => HeldBy(c, now, describe: false), _buckets);
+        var context = new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas };
+        var check = OfferSelection.Decide(context, snapshot, c => HeldBy(c, now, describe: false), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
         {
             if (!S.Outcomes.ContainsKey(campaign.CampaignId))
@@ -243,6 +244,22 @@ public sealed class DeviceGrain(
             return new ReportResult(offer.Status, Duplicate: true);
         }
 
+        if (report is { Step: OfferStatus.Failed, ErrorCode: OfferCloseCodes.DeltaBaseImageMismatch } && offer.DeltaFormat is not null
+            && InstallLifecycle.CanMove(offer.Status, OfferStatus.Failed))
+        {
+            // The device's slot is not the delta's base: the FULL fits it. Withdrawn (no failure, no retry spent) and
+            // remembered, so the next check-in offers the FULL.
+            if (!S.RefusedDeltas.Contains(offer.PackageId))
+            {
+                S.RefusedDeltas.Add(offer.PackageId);
+            }
+
+            Withdraw(OfferCloseCodes.DeltaBaseImageMismatch, clock.UtcNow);
+            S.Offer = S.Offer! with { AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId) };
+            await StoreAndDeliverAsync();
+            return new ReportResult(S.Offer.Status, Duplicate: false);
+        }
+
         if (report.Step != OfferStatus.Failed)
         {
             // A device that starts on an offer its halted campaign withdrew is told so; a failure still counts.
@@ -318,7 +335,7 @@ public sealed class DeviceGrain(
         }
 
         var now = clock.UtcNow;
-        var judged = OfferSelection.Explain(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => HeldBy(c, now, describe: true), rateLimiter.HasRoom);
+        var judged = OfferSelection.Explain(new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas }, snapshot, c => HeldBy(c, now, describe: true), rateLimiter.HasRoom);
         var campaigns = judged.Select(j => new CampaignExplanation(j.Campaign.CampaignId, j.Judgement.Verdict, j.Judgement.Detail, j.Judgement.Stage));
         return new DeviceExplanation(DeviceId, Summarize(snapshot, facts, judged, now), [.. campaigns], snapshot.Version);
     }
@@ -580,6 +597,7 @@ public sealed class DeviceGrain(
         {
             Stage = offer.Stage,
             SourceSlot = S.Facts.ActiveSlot,
+            DeltaFormat = package.Manifest.DeltaFormat,
         };
     }
 
