@@ -94,6 +94,10 @@ public sealed record OfferRecord(
     /// </summary>
     [Id(17)]
     public BootSlot SourceSlot { get; init; }
+
+    /// <summary>DOWNLOADING progress reports taken for this offer; bounded by <c>Rollout:Silo:MaxProgressReportsPerOffer</c>.</summary>
+    [Id(18)]
+    public int ProgressReports { get; init; }
 }
 
 /// <summary>The blob a download may read.</summary>
