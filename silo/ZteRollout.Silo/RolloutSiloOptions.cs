@@ -39,6 +39,12 @@ public sealed class RolloutSiloOptions
     /// <summary>How often each silo asks the campaign directory for a newer snapshot, besides being pushed one.</summary>
     public TimeSpan SnapshotPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Most DOWNLOADING progress reports one offer takes (default 10,000); more get ResourceExhausted. Every other step
+    /// moves the offer forward once, so with this bound the reports an offer takes are bounded too.
+    /// </summary>
+    public int MaxProgressReportsPerOffer { get; set; } = 10_000;
+
     /// <summary>How long a silo waits before it retries sending a device's counted outcomes.</summary>
     public TimeSpan OutboxRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -17,7 +17,7 @@ namespace ZteRollout.Gateway.Services;
 
 /// <summary>The admin API: validate, call the owning grain, map the answer. Roles per rpc by policy.</summary>
 [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Viewer)]
-public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options) : RolloutAdmin.RolloutAdminBase
+public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options, DeviceTokenMac tokens) : RolloutAdmin.RolloutAdminBase
 {
     private IPackageCatalogGrain Catalog => grains.GetGrain<IPackageCatalogGrain>(0);
 
@@ -161,7 +161,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
 
         var credentials = await Task.WhenAll(request.Devices.Select(async d =>
         {
-            var token = DeviceIdentity.NewToken(d.DeviceId);
+            // Signed with the gateways' device-token key, so gateways refuse tokens they did not issue without a grain call.
+            var token = tokens.Issue(d.DeviceId);
             DeviceIdentity.TryParseToken(token, out _, out var secret);
             await grains.Device(d.DeviceId).RegisterAsync(DeviceIdentity.HashSecret(secret), [.. d.Tags], request.RotateExisting);
             return new DeviceCredential { DeviceId = d.DeviceId, Token = token };

@@ -137,6 +137,10 @@ public sealed record OfferRecord(
     /// <summary>How the device applies the package: null as it is, <c>zstd-patch-1</c> for a generated delta.</summary>
     [Id(20)]
     public string? DeltaFormat { get; init; }
+
+    /// <summary>DOWNLOADING progress reports taken for this offer; bounded by <c>Rollout:Silo:MaxProgressReportsPerOffer</c>.</summary>
+    [Id(18)]
+    public int ProgressReports { get; init; }
 }
 
 /// <summary>The blob a download may read.</summary>

@@ -268,6 +268,12 @@ public sealed class DeviceGrain(
 
         if (report.Step == OfferStatus.Downloading && offer.Status == OfferStatus.Downloading)
         {
+            if (offer.ProgressReports >= options.Value.MaxProgressReportsPerOffer)
+            {
+                throw RolloutException.ResourceExhausted(
+                    $"offer '{offer.OfferId}' took its limit of {options.Value.MaxProgressReportsPerOffer} DOWNLOADING progress reports; report the next step");
+            }
+
             // Progress within the download changes nothing that must survive a crash (the device resumes from its own
             // offset): kept in memory, acknowledged without a transaction, stored with the next real change.
             S.Offer = offer with
@@ -275,6 +281,7 @@ public sealed class DeviceGrain(
                 BytesDownloaded = Math.Max(offer.BytesDownloaded, report.BytesDownloaded),
                 UpdatedAt = clock.UtcNow,
                 AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId),
+                ProgressReports = offer.ProgressReports + 1,
             };
             return new ReportResult(offer.Status, Duplicate: false);
         }
