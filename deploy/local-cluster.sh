@@ -79,10 +79,11 @@ done
 
 for j in $(seq 1 "$gateways"); do
   port=$((gateway_port + j - 1))
-  dotnet "$gateway_dll" "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$port" >"$logs/gateway-$j.log" 2>&1 &
+  ddi_port=$((8080 + j - 1))   # hawkBit DDI (HTTP/1.1), one port per gateway
+  dotnet "$gateway_dll" "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$port" --Rollout:Ddi:Url "http://127.0.0.1:$ddi_port" >"$logs/gateway-$j.log" 2>&1 &
   pids+=($!)
   echo $! >"$work/pids/gateway-$j"
-  echo "gateway $j: pid $!, http://127.0.0.1:$port"
+  echo "gateway $j: pid $!, http://127.0.0.1:$port, hawkBit DDI http://127.0.0.1:$ddi_port"
 done
 
 cli=(dotnet run -c Release --project "$root/gateway/ZteRollout.Cli" --)
