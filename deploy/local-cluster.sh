@@ -5,6 +5,10 @@
 #   deploy/local-cluster.sh                       # 3 silos, 2 gateways; Ctrl-C stops everything
 #   deploy/local-cluster.sh --simulate 1000       # ... then runs the fleet simulator against it and exits
 #   options: --silos N  --gateways M  --gateway-port P (first gateway; default 5080)  --pg-port P  --keep (keep the temp dir)
+#
+# Each process's pid is in <temp dir>/pids/<name> (printed at start), for fault experiments: `kill -9 $(cat .../pids/silo-2)`
+# is declared dead by the other silos within a few seconds, and devices see slower answers, not errors (docs/design.md,
+# "Cluster mode and failures"). tests/ZteRollout.Tests/Cluster starts the same binaries with the same arguments.
 set -euo pipefail
 
 silos=3 gateways=2 gateway_port=5080 pg_port=55432 simulate=0 keep=0
@@ -24,7 +28,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/zte-cluster.XXXXXX)
 data="$work/data"            # shared by every silo and gateway: signing key, admin key, package blobs
 logs="$work/logs"
-mkdir -p "$data" "$logs"
+mkdir -p "$data" "$logs" "$work/pids"
 pids=()
 
 pg_bin=$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1 || command -v initdb)")
@@ -69,6 +73,7 @@ for i in $(seq 1 "$silos"); do
   dotnet "$silo_dll" --role silo "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$((5180 + i))" \
     --Rollout:Silo:SiloPort=$((11110 + i)) --Rollout:Silo:GatewayPort=$((30010 + i)) >"$logs/silo-$i.log" 2>&1 &
   pids+=($!)
+  echo $! >"$work/pids/silo-$i"
   echo "silo $i: pid $!, silo port $((11110 + i)), gateway port $((30010 + i)), health http://127.0.0.1:$((5180 + i))"
 done
 
@@ -76,6 +81,7 @@ for j in $(seq 1 "$gateways"); do
   port=$((gateway_port + j - 1))
   dotnet "$gateway_dll" "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$port" >"$logs/gateway-$j.log" 2>&1 &
   pids+=($!)
+  echo $! >"$work/pids/gateway-$j"
   echo "gateway $j: pid $!, http://127.0.0.1:$port"
 done
 
@@ -88,7 +94,7 @@ done
 echo
 [ "${ready:-0}" -eq 1 ] || { echo "cluster did not become ready; logs in $logs" >&2; keep=1; exit 1; }
 
-echo "ready. admin key: $data/admin-api-key   logs: $logs"
+echo "ready. admin key: $data/admin-api-key   logs: $logs   pids: $work/pids"
 echo "  ZTE_DATA_DIR=$data dotnet run --project gateway/ZteRollout.Cli -- --gateway http://127.0.0.1:$gateway_port fleet status"
 
 if [ "$simulate" -gt 0 ]; then

@@ -3,7 +3,7 @@ using ZteRollout.Admin.V1;
 
 namespace ZteRollout.Cli;
 
-/// <summary><c>devices register|show</c>: provisioning device credentials and looking at one device.</summary>
+/// <summary><c>devices register|show|explain</c>: provisioning device credentials and looking at one device.</summary>
 internal static class DevicesCommands
 {
     // The server's limit per RegisterDevices call.
@@ -13,6 +13,7 @@ internal static class DevicesCommands
     {
         Register(),
         Show(),
+        Explain(),
     };
 
     private static Command Register()
@@ -65,6 +66,19 @@ internal static class DevicesCommands
         {
             var device = await admin.Client.GetDeviceAsync(new GetDeviceRequest { DeviceId = parse.GetRequiredValue(id) }, cancellationToken: ct);
             Render.Result(parse, device, Render.Device);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Explain()
+    {
+        var id = new Argument<string>("ID") { Description = "The device id." };
+        var command = new Command("explain", "Why each running campaign does or does not offer the device now (rule, bucket, retries, deferral, rate limit, halt, freeze).") { id };
+        command.SetAction((parse, ct) => AdminConnection.RunAsync(parse, ct, async admin =>
+        {
+            var explanation = await admin.Client.ExplainDeviceAsync(new GetDeviceRequest { DeviceId = parse.GetRequiredValue(id) }, cancellationToken: ct);
+            Render.Result(parse, explanation, Render.Explanation);
             return 0;
         }));
         return command;

@@ -21,8 +21,27 @@ internal static class PackagesCommands
         Upload(),
         List(),
         Show(),
+        GenerateDelta(),
         SigningKey(),
     };
+
+    private static Command GenerateDelta()
+    {
+        var from = new Option<string>("--from") { Description = "The FULL package devices run now (the base).", HelpName = "ID", Required = true };
+        var to = new Option<string>("--to") { Description = "The newer FULL package the delta installs.", HelpName = "ID", Required = true };
+        var command = new Command("delta", "Have the server generate the delta between two FULL packages (it does so on upload for the previous versions); `packages show` follows it.")
+        {
+            from, to,
+        };
+        command.SetAction((parse, ct) => AdminConnection.RunAsync(parse, ct, async admin =>
+        {
+            var job = await admin.Client.GenerateDeltaAsync(
+                new GenerateDeltaRequest { FromPackageId = parse.GetRequiredValue(from), ToPackageId = parse.GetRequiredValue(to) }, cancellationToken: ct);
+            Render.Result(parse, job, j => Render.DeltaGenerations([j]));
+            return 0;
+        }));
+        return command;
+    }
 
     private static Command Upload()
     {

@@ -80,7 +80,38 @@ internal static class Render
         Pair(grid, "manifest", $"{package.Manifest.Length} B, signature {package.ManifestSignature.Length} B");
         Pair(grid, "created", Time(package.CreatedAt));
         Pair(grid, "release notes", m.ReleaseNotes.Length > 0 ? m.ReleaseNotes : "-");
+        if (package.DeltaFormat.Length > 0)
+        {
+            Pair(grid, "format", package.DeltaFormat);
+        }
+
         AnsiConsole.Write(grid);
+        foreach (var warning in package.Warnings)
+        {
+            Warning(warning);
+        }
+
+        if (package.Deltas.Count > 0)
+        {
+            DeltaGenerations(package.Deltas);
+        }
+    }
+
+    /// <summary>Server-generated deltas: the pair, where each stands, how large and why not.</summary>
+    public static void DeltaGenerations(IEnumerable<DeltaGeneration> deltas)
+    {
+        var table = Table("from", "to", "state", "progress", "delta", "size", "of full", "reason");
+        foreach (var d in deltas)
+        {
+            var progress = d.State == DeltaGenerationState.Building && d.TargetSize > 0
+                ? string.Create(Invariant, $"{100.0 * d.BytesDone / d.TargetSize:0} % (attempt {d.Attempt})")
+                : "-";
+            var share = d.DeltaSize > 0 && d.TargetSize > 0 ? string.Create(Invariant, $"{100.0 * d.DeltaSize / d.TargetSize:0.00} %") : "-";
+            Row(table, $"{d.FromVersion} ({d.FromPackageId})", $"{d.ToVersion} ({d.ToPackageId})", Words(d.State), progress,
+                Dash(d.DeltaPackageId), d.DeltaSize > 0 ? Bytes(d.DeltaSize) : "-", share, Dash(d.Reason));
+        }
+
+        Write(table, "no deltas");
     }
 
     public static void Packages(IEnumerable<Package> packages)
@@ -148,6 +179,23 @@ internal static class Render
         }
 
         Write(offers, "no offers yet", "Offers (current first)");
+    }
+
+    public static void Explanation(DeviceExplanation explanation)
+    {
+        var grid = Pairs();
+        Pair(grid, "device", explanation.DeviceId);
+        Pair(grid, "now", explanation.Summary);
+        Pair(grid, "snapshot", explanation.SnapshotVersion.ToString(CultureInfo.InvariantCulture));
+        AnsiConsole.Write(grid);
+
+        var campaigns = Table("campaign", "verdict", "stage", "why");
+        foreach (var c in explanation.Campaigns)
+        {
+            Row(campaigns, c.CampaignId, c.Verdict, c.Stage == 0 ? "-" : c.Stage.ToString(CultureInfo.InvariantCulture), c.Detail);
+        }
+
+        Write(campaigns, "no campaign is running", "Campaigns (highest priority first)");
     }
 
     /// <summary>Prints a dry run; returns whether the plan is valid.</summary>

@@ -31,6 +31,15 @@ builder.UseOrleansClient(client =>
     client.Services.AddOptions<GatewayOptions>()
         .Configure(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5))
         .Bind(config.GetSection("Rollout:Cluster:Client"));
+
+    // A gateway may start before any silo is up (a supervisor starting the whole cluster at once, or silos still
+    // restarting): it keeps trying to join, every 2 s, instead of exiting, and serves once it has.
+    client.UseConnectionRetryFilter(async (failure, cancellationToken) =>
+    {
+        Console.Error.WriteLine($"ZteRollout gateway: no silo answers yet ({failure.GetType().Name}: {failure.Message}); retrying in 2 s");
+        await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        return true;
+    });
 });
 builder.Services.AddZteRolloutGateway(config, dataDirectory);
 builder.Services.AddZteRolloutTelemetry("zte-rollout-gateway");

@@ -26,8 +26,55 @@ public sealed class GatewayOptions
     /// <summary>How long a verified device credential is trusted without asking the device grain again.</summary>
     public TimeSpan DeviceCredentialCacheTime { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Most verified device credentials a gateway remembers at once (about 200 bytes each).</summary>
+    /// <summary>Most verified device credentials a gateway remembers at once (about 250 bytes each).</summary>
     public int DeviceCredentialCacheEntries { get; set; } = 1_000_000;
+
+    /// <summary>Most estimated bytes the verified device credentials may take (default 256 MiB); the oldest go first.</summary>
+    public long DeviceCredentialCacheBytes { get; set; } = Auth.VerifiedTokenCache.DefaultMaxBytes;
+
+    /// <summary>
+    /// How long a gateway remembers a token the device grain refused (its MAC was valid, but the credential was rotated
+    /// or the device is unknown), so repeating it costs no grain call. Such a token never becomes valid again.
+    /// </summary>
+    public TimeSpan RefusedTokenCacheTime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Most refused tokens remembered at once (about 400 bytes each); the oldest go first.</summary>
+    public int RefusedTokenCacheEntries { get; set; } = 100_000;
+
+    /// <summary>
+    /// The key of the MAC in device tokens (base64, at least 32 bytes). Unset: <c>{data}/device-token-key</c>, created on
+    /// first start. Every gateway of a cluster must use the same key (docs/security.md).
+    /// </summary>
+    public string? DeviceTokenKey { get; set; }
+
+    /// <summary>Earlier device-token keys, still accepted (not used to issue): rotate by moving the key here and setting a new one.</summary>
+    public List<string> PreviousDeviceTokenKeys { get; set; } = [];
+
+    /// <summary>
+    /// Whether tokens of the first, unsigned format (<c>zdt1:</c>, issued before device tokens carried a MAC) are still
+    /// accepted. Off by default: each one costs a grain call to refuse. Turn on only while re-issuing credentials
+    /// (RegisterDevices with rotate_existing), then off again (docs/security.md, migration).
+    /// </summary>
+    public bool AcceptUnsignedDeviceTokens { get; set; }
+
+    /// <summary>
+    /// Largest device request message (default 64 KiB). Device messages are read before their token is checked, so
+    /// they are small; only admin uploads are large (<see cref="MaxAdminMessageBytes"/>), and admin calls are
+    /// authenticated before their body is read.
+    /// </summary>
+    public int MaxDeviceMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Largest admin request message (default 8 MiB): upload chunks are well under it.</summary>
+    public int MaxAdminMessageBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Largest authorization header a gateway looks at (default 1 KiB); a longer one is refused unread.</summary>
+    public int MaxAuthorizationHeaderChars { get; set; } = 1024;
+
+    /// <summary>Largest total of request headers Kestrel accepts (default 16 KiB; Kestrel's own default is 32 KiB).</summary>
+    public int MaxRequestHeaderBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Whether the gRPC reflection service is served; by default only by the embedded node (docs/security.md).</summary>
+    public bool? EnableReflection { get; set; }
 
     /// <summary>Admin API keys, by hash. The embedded node also trusts the key in <c>{data}/admin-api-key</c>.</summary>
     public List<ApiKeyEntry> ApiKeys { get; set; } = [];

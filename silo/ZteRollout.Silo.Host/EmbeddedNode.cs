@@ -41,7 +41,13 @@ public static class EmbeddedNode
         }
 
         var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
-        Directory.CreateDirectory(dataDirectory);
+
+        // Keys, the database and package bytes live here: owner-only (docs/security.md).
+        if (SecretFiles.CreateDirectory(dataDirectory) is { } permissionWarning)
+        {
+            console.WriteLine("warning: " + permissionWarning);
+        }
+
         var database = DatabaseFrom(config, dataDirectory);
         if (role == "silo" && database.Kind != DatabaseKind.PostgreSql)
         {
@@ -49,6 +55,7 @@ public static class EmbeddedNode
         }
 
         await database.PrepareAsync(CancellationToken.None);
+        SecretFiles.RemoveOtherAccess(Path.Combine(dataDirectory, "rollout.db"));
         builder.Configuration[$"{RolloutSiloOptions.Section}:DataDirectory"] = dataDirectory;
         builder.UseOrleans(silo =>
         {
@@ -112,6 +119,9 @@ public static class EmbeddedNode
         // Shown once, in the start block; the file keeps it for the simulator and the CLI on this machine.
         var newKey = ApiKeyStore.EnsureBootstrapKey(dataDirectory);
         builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl, DefaultDdiUrl);
+
+        // Reflection is for the person trying the embedded node on loopback; gateways of a cluster serve it only when asked.
+        builder.Configuration[$"{ZteRollout.Gateway.GatewayOptions.Section}:{nameof(ZteRollout.Gateway.GatewayOptions.EnableReflection)}"] ??= "true";
         builder.Services.AddZteRolloutGateway(builder.Configuration, dataDirectory);
         configureServices?.Invoke(builder.Services);
 
@@ -202,7 +212,7 @@ public static class EmbeddedNode
     {
         var config = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
         var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
-        Directory.CreateDirectory(dataDirectory);
+        SecretFiles.CreateDirectory(dataDirectory);
         var database = DatabaseFrom(config, dataDirectory);
         await database.PrepareAsync(CancellationToken.None);
         console.WriteLine($"Schema version {DatabaseSchema.Version} applied to the {database.Kind} database.");

@@ -39,6 +39,19 @@ public sealed class RolloutSiloOptions
     /// <summary>How often each silo asks the campaign directory for a newer snapshot, besides being pushed one.</summary>
     public TimeSpan SnapshotPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Most DOWNLOADING progress reports one offer takes (default 10,000); more get ResourceExhausted. Every other step
+    /// moves the offer forward once, so with this bound the reports an offer takes are bounded too.
+    /// </summary>
+    public int MaxProgressReportsPerOffer { get; set; } = 10_000;
+
     /// <summary>How long a silo waits before it retries sending a device's counted outcomes.</summary>
     public TimeSpan OutboxRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a device's ack waits for the stats shards to take its stored outcome. Past it the device is answered
+    /// on the durable ledger row alone and the delivery goes on (a shard re-activating after a silo death can take
+    /// longer than a device's retry budget); its counts then follow within the shard's re-read of its rows.
+    /// </summary>
+    public TimeSpan OutcomeDeliveryWait { get; set; } = TimeSpan.FromSeconds(2);
 }

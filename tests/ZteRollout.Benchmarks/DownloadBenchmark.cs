@@ -70,7 +70,7 @@ internal static class DownloadBenchmark
             // The baseline serves the very blob the gateway streams, opened the same way, and writes it in pieces of the
             // gateway's chunk size: both sides hand Kestrel equal writes and differ only by what the gRPC path adds.
             var chunkBytes = await FirstChunkBytesAsync(clients[0], downloads[0], devices[0].Headers);
-            var blobs = new BlobStore(Options.Create(new GatewayOptions { DataDirectory = node.DataDirectory }));
+            var blobs = new BlobStore(Options.Create(new GatewayOptions { DataDirectory = node.DataDirectory }), TimeProvider.System);
             await using var files = await FileServer.StartAsync(blobs, package.Sha256, (long)package.Size, chunkBytes);
             httpClients.AddRange(Enumerable.Range(0, Concurrent).Select(_ => files.OpenClient()));
 

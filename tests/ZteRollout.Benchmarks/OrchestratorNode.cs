@@ -72,6 +72,13 @@ internal sealed class OrchestratorNode : IAsyncDisposable
 
             // SQLite calls block scheduler turns past a second during bulk setup; those warnings would bury the figures.
             "--Logging:LogLevel:Orleans.Runtime.Scheduler=Error",
+
+            // A benchmark cycles through a fleet far faster than devices poll: the per-device limits stay in the path (their
+            // cost is measured) but high enough never to refuse; admin setup registers and reads in bulk.
+            "--Rollout:Gateway:RateLimits:PerDevice:TokenLimit=1000000",
+            "--Rollout:Gateway:RateLimits:PerDevice:TokensPerPeriod=1000000",
+            "--Rollout:Gateway:RateLimits:PerAdminKey:TokenLimit=1000000",
+            "--Rollout:Gateway:RateLimits:PerAdminKey:TokensPerPeriod=1000000",
             .. settings ?? [],
         ];
         var app = await EmbeddedNode.BuildAsync(args, configureServices, TextWriter.Null);

@@ -2,7 +2,7 @@ using System.CommandLine;
 using ZteRollout.Benchmarks;
 
 // Benchmark programs (CONVENTIONS.md rule 10): each prints figures, with its baseline measured in the same run.
-// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt|download|durable|scale [options]`; docs/benchmarks.md has the figures.
+// `dotnet run -c Release --project tests/ZteRollout.Benchmarks -- checkin|halt|download|durable|scale|delta [options]`; docs/benchmarks.md has the figures.
 
 static Option<int> Positive(string name, string description, int defaultValue)
 {
@@ -95,5 +95,15 @@ var scale = new Command("scale", "Registration and first check-in rates by fleet
 };
 scale.SetAction(parse => ScaleBenchmark.RunAsync(new ScaleOptions(parse.GetValue(sizes)!, parse.GetValue(scaleConcurrency)), Console.Out));
 
-var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt, download, durable, scale };
+var deltaSizeMiB = Positive("--size-mib", "Size of the root filesystem tar built from this machine's files.", 96);
+var replacedPercent = Positive("--replaced-percent", "Percent of the tree's binaries replaced in the new version.", 3);
+var deltaSeed = Positive("--seed", "Seed of the file choice (the same seed builds the same pair on the same machine).", 1);
+var delta = new Command("delta", "Server-side delta (zstd-patch-1) of a real rootfs tar pair against the zstd-compressed full image and bsdiff, in the same run.")
+{
+    deltaSizeMiB, replacedPercent, deltaSeed,
+};
+delta.SetAction(parse => DeltaBenchmark.RunAsync(
+    new DeltaBenchmarkOptions(parse.GetValue(deltaSizeMiB), parse.GetValue(replacedPercent) / 100.0, parse.GetValue(deltaSeed)), Console.Out));
+
+var root = new RootCommand("ZteRollout benchmarks: programs that print figures, not tests.") { checkIn, halt, download, durable, scale, delta };
 return await root.Parse(args).InvokeAsync();

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Grpc.Core;
 using Grpc.Net.Client;
 using ZteRollout.Device.V1;
+using OfferCloseCodes = ZteRollout.Shared.Devices.OfferCloseCodes;
 using ZteRollout.Shared.Packages;
 using ZteRollout.Shared.Versions;
 
@@ -143,6 +144,27 @@ public sealed class DeviceAgent
             return await Refuse("E_DELTA_BASE_MISMATCH", $"delta base {manifest.BaseVersion} is not running {current}");
         }
 
+        // A generated delta names its applier and the exact base image: checked before a byte is downloaded or written.
+        if (manifest.DeltaFormat is not null || offer.PayloadFormat.Length > 0)
+        {
+            if (manifest.DeltaFormat != offer.PayloadFormat)
+            {
+                return await Refuse("E_MANIFEST_MISMATCH", $"offer says payload format '{offer.PayloadFormat}', the signed manifest '{manifest.DeltaFormat}'");
+            }
+
+            if (manifest.DeltaFormat != ZstdPatch.Format)
+            {
+                return await Refuse("E_DELTA_FORMAT", $"delta format '{manifest.DeltaFormat}' is not supported (this agent applies {ZstdPatch.Format})");
+            }
+
+            var baseSha = await HashFileAsync(_device.SlotPath(_device.ActiveSlot), ct);
+            if (!string.Equals(baseSha, manifest.BaseSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                // Not an install failure: the server learns the slot is not the delta's base and offers the FULL next.
+                return await Refuse(OfferCloseCodes.DeltaBaseImageMismatch, $"active slot sha256 {baseSha} is not the delta's base {manifest.BaseSha256}");
+            }
+        }
+
         long received;
         try
         {
@@ -183,7 +205,26 @@ public sealed class DeviceAgent
             return Finish(AgentOutcome.Failed, received, "E_INSTALL_WRITE", detail);
         }
 
-        _device.InstallDownload(newSlot, manifest.Version);
+        if (manifest.DeltaFormat == ZstdPatch.Format)
+        {
+            var patched = await ApplyDeltaAsync(manifest, ct);
+            if (!string.Equals(patched, manifest.TargetSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                // The slot is never switched to: the active image stays what it was.
+                File.Delete(_device.PatchedPath);
+                _device.DiscardDownload();
+                var detail = $"patched image sha256 {patched} != manifest target {manifest.TargetSha256}";
+                await ReportAsync(offer, InstallStep.Failed, ct, errorCode: "E_DELTA_TARGET_SHA256", detail: detail);
+                return Finish(AgentOutcome.Failed, received, "E_DELTA_TARGET_SHA256", detail);
+            }
+
+            _device.InstallPatched(newSlot, manifest.Version);
+        }
+        else
+        {
+            _device.InstallDownload(newSlot, manifest.Version);
+        }
+
         await ReportAsync(offer, InstallStep.Installed, ct);
 
         // "Reboot": the boot slot flips; only a healthy boot of the new slot makes the install a success.
@@ -299,11 +340,36 @@ public sealed class DeviceAgent
         return received;
     }
 
+    private Task<string> HashDownloadAsync(CancellationToken ct) => HashFileAsync(_device.DownloadPath, ct);
+
     // Streams the file through the hash: packages may be far larger than the memory of a device.
-    private async Task<string> HashDownloadAsync(CancellationToken ct)
+    private static async Task<string> HashFileAsync(string path, CancellationToken ct)
     {
-        await using var file = new FileStream(_device.DownloadPath, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, useAsync: true);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, useAsync: true);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
+    }
+
+    /// <summary>
+    /// Writes the active image patched by the downloaded delta to <see cref="SimulatedDevice.PatchedPath"/> and returns
+    /// its SHA-256. The base image is the zstd reference prefix, as <c>zstd -d --patch-from</c> uses it.
+    /// </summary>
+    private async Task<string> ApplyDeltaAsync(PackageManifest manifest, CancellationToken ct)
+    {
+        var baseImage = await File.ReadAllBytesAsync(_device.SlotPath(_device.ActiveSlot), ct);
+        await using (var patch = File.OpenRead(_device.DownloadPath))
+        await using (var output = new FileStream(_device.PatchedPath, FileMode.Create, FileAccess.Write))
+        {
+            try
+            {
+                ZstdPatch.Apply(baseImage, patch, output, manifest.WindowLog, ct);
+            }
+            catch (InvalidDataException)
+            {
+                // A patch that does not decode is judged by the hash below, like any wrong output.
+            }
+        }
+
+        return await HashFileAsync(_device.PatchedPath, ct);
     }
 
     private Task<ReportResponse> ReportAsync(

@@ -43,12 +43,23 @@ public sealed class SimulatedDevice
     /// <summary>The package <c>download.part</c> belongs to, when a download is pending.</summary>
     public PendingDownload? Pending => _state.Pending;
 
-    /// <summary>Lays out a fresh device running <paramref name="version"/> from slot A; the image bytes are a placeholder.</summary>
-    public static SimulatedDevice Create(string directory, string version)
+    /// <summary>
+    /// Lays out a fresh device running <paramref name="version"/> from slot A, holding <paramref name="image"/> (a
+    /// placeholder when null; a delta in <c>zstd-patch-1</c> format needs the real base image).
+    /// </summary>
+    public static SimulatedDevice Create(string directory, string version, byte[]? image = null)
     {
         Directory.CreateDirectory(directory);
         var device = new SimulatedDevice(directory, new DeviceState { ActiveSlot = "A", SlotAVersion = version });
-        File.WriteAllText(device.SlotPath(Slot.A), $"simulated image {version}\n");
+        if (image is null)
+        {
+            File.WriteAllText(device.SlotPath(Slot.A), $"simulated image {version}\n");
+        }
+        else
+        {
+            File.WriteAllBytes(device.SlotPath(Slot.A), image);
+        }
+
         File.WriteAllBytes(device.SlotPath(Slot.B), []);
         File.Delete(device.DownloadPath);
         device.Save();
@@ -117,12 +128,29 @@ public sealed class SimulatedDevice
 
     /// <summary>
     /// "Writes" the downloaded package into <paramref name="slot"/>. For a FULL package these are the image bytes;
-    /// for a DELTA a real device would patch the active image into the slot — this simulation stores the delta
-    /// bytes as they are, because only the slot switch and the reported versions matter to the server.
+    /// a <c>zstd-patch-1</c> delta goes through <see cref="InstallPatched"/> instead. A delta built elsewhere (no format
+    /// in its manifest) is stored as it is, because only the slot switch and the reported versions matter to the server.
     /// </summary>
     public void InstallDownload(Slot slot, string version)
     {
         File.Move(DownloadPath, SlotPath(slot), overwrite: true);
+        _state = slot == Slot.A
+            ? _state with { SlotAVersion = version, Pending = null }
+            : _state with { SlotBVersion = version, Pending = null };
+        Save();
+    }
+
+    /// <summary>Where a patched image is written before it becomes a slot.</summary>
+    public string PatchedPath => Path.Combine(DirectoryPath, "patched.img.part");
+
+    /// <summary>
+    /// Makes the image at <see cref="PatchedPath"/> (the active image with a delta applied, verified) the content of
+    /// <paramref name="slot"/>, and forgets the downloaded delta.
+    /// </summary>
+    public void InstallPatched(Slot slot, string version)
+    {
+        File.Move(PatchedPath, SlotPath(slot), overwrite: true);
+        File.Delete(DownloadPath);
         _state = slot == Slot.A
             ? _state with { SlotAVersion = version, Pending = null }
             : _state with { SlotBVersion = version, Pending = null };

@@ -27,6 +27,11 @@ var packageSize = new Option<long>("--package-size") { Description = "Size of th
 var seed = new Option<int>("--seed") { Description = "Seed of the failure and interruption choice.", DefaultValueFactory = _ => 1 };
 var noSetup = new Option<bool>("--no-setup") { Description = "Do not upload packages nor create a campaign; run devices (model --model, versions SIM1.0.0 and SIM0.9.0, carrier sim-<run>) against the running --campaign." };
 var campaign = new Option<string?>("--campaign") { Description = "Running campaign to measure (with --no-setup)." };
+var serverDeltas = new Option<bool>("--server-deltas")
+{
+    Description = "Upload two firmware-like FULL images and let the server generate the delta (instead of uploading a random FULL and DELTA); "
+        + "devices on the base hold the real base image and apply the zstd-patch-1 delta. Prints the bytes saved.",
+};
 
 static void AtLeast<T>(Option<T> option, T minimum)
     where T : IComparable<T> =>
@@ -55,13 +60,18 @@ Rate(interruptRate);
 
 var root = new RootCommand("Runs a fleet of simulated A/B devices through a rollout campaign and checks the server's counts.")
 {
-    gateway, devices, failRate, interruptRate, concurrency, dataDir, adminKey, workDir, model, packageSize, seed, noSetup, campaign,
+    gateway, devices, failRate, interruptRate, concurrency, dataDir, adminKey, workDir, model, packageSize, seed, noSetup, campaign, serverDeltas,
 };
 root.Validators.Add(r =>
 {
     if (r.GetValue(noSetup) && string.IsNullOrWhiteSpace(r.GetValue(campaign)))
     {
         r.AddError("--no-setup needs --campaign ID.");
+    }
+
+    if (r.GetValue(noSetup) && r.GetValue(serverDeltas))
+    {
+        r.AddError("--server-deltas sets up its own packages; it does not go with --no-setup.");
     }
 });
 
@@ -79,7 +89,10 @@ root.SetAction((parse, ct) => Simulation.RunAsync(
         parse.GetValue(packageSize),
         parse.GetValue(seed),
         parse.GetValue(noSetup),
-        parse.GetValue(campaign)),
+        parse.GetValue(campaign))
+    {
+        ServerDeltas = parse.GetValue(serverDeltas),
+    },
     ct));
 
 return await root.Parse(args).InvokeAsync();

@@ -39,11 +39,41 @@ internal sealed class ScenarioSetup(GrpcChannel channel, string adminKey)
         (await _admin.GetSigningKeyAsync(new GetSigningKeyRequest(), Options(ct))).PublicKeyPem;
 
     /// <summary>Uploads random bytes as a package; the server must hash them as we did.</summary>
-    public async Task<Package> UploadAsync(PackageMetadata metadata, long size, CancellationToken ct)
+    public Task<Package> UploadAsync(PackageMetadata metadata, long size, CancellationToken ct)
     {
         // Held in memory whole: simulator packages are small, and the hash must precede the bytes in the stream.
         var bytes = new byte[size];
         RandomNumberGenerator.Fill(bytes);
+        return UploadAsync(metadata, bytes, ct);
+    }
+
+    /// <summary>Polls the FULL package until the server's delta from <paramref name="baseVersion"/> has finished.</summary>
+    public async Task<DeltaGeneration> WaitForDeltaAsync(string fullPackageId, string baseVersion, CancellationToken ct)
+    {
+        var started = DateTime.UtcNow;
+        while (true)
+        {
+            var package = await _admin.GetPackageAsync(new GetPackageRequest { PackageId = fullPackageId }, Options(ct));
+            var job = package.Deltas.FirstOrDefault(d => d.FromVersion == baseVersion)
+                ?? throw new InvalidOperationException($"The server started no delta from {baseVersion} to package {fullPackageId}.");
+            if (job.State is not (DeltaGenerationState.Queued or DeltaGenerationState.Building))
+            {
+                return job;
+            }
+
+            if (DateTime.UtcNow - started > TimeSpan.FromMinutes(10))
+            {
+                throw new TimeoutException($"The delta from {baseVersion} is still {job.State} after 10 minutes.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+        }
+    }
+
+    /// <summary>Uploads the given bytes as a package; the server must hash them as we did.</summary>
+    public async Task<Package> UploadAsync(PackageMetadata metadata, byte[] bytes, CancellationToken ct)
+    {
+        var size = bytes.LongLength;
         metadata.ExpectedSha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
 
         using var call = _admin.UploadPackage(Options(ct));

@@ -22,7 +22,11 @@ internal sealed record SimulatorOptions(
     long PackageSize,
     int Seed,
     bool NoSetup,
-    string? Campaign);
+    string? Campaign)
+{
+    /// <summary>Firmware-like FULL images and a server-generated delta instead of random bytes and an uploaded delta.</summary>
+    public bool ServerDeltas { get; init; }
+}
 
 /// <summary>One simulated device of the run: its id, the version it starts on, and how it behaves.</summary>
 internal sealed record DeviceSpec(string DeviceId, string StartVersion, AgentBehavior Behavior);
@@ -58,11 +62,14 @@ internal static class Simulation
         try
         {
             var setup = new ScenarioSetup(channel, adminKey);
-            var specs = PlanDevices(options, runId);
+            var serverDelta = options.ServerDeltas ? ServerDeltaRun.Plan(options, runId) : null;
+            var specs = PlanDevices(options, runId, serverDelta?.BaseVersion ?? DeltaBase);
             await Console.Error.WriteLineAsync($"run {runId}: registering {specs.Count} devices (seed {options.Seed})");
             var tokens = await setup.RegisterDevicesAsync([.. specs.Select(s => s.DeviceId)], ct);
             var publicKeyPem = await setup.GetSigningKeyPemAsync(ct);
-            var campaignId = options.NoSetup ? options.Campaign! : await SetUpCampaignAsync(setup, options, runId, ct);
+            var campaignId = options.NoSetup ? options.Campaign!
+                : serverDelta is not null ? await serverDelta.SetUpCampaignAsync(setup, Carrier(runId), ct)
+                : await SetUpCampaignAsync(setup, options, runId, ct);
             await Console.Error.WriteLineAsync($"campaign {campaignId}: running {specs.Count} devices, {options.Concurrency} at once, in {workDir}");
 
             var tally = new Tally();
@@ -75,7 +82,8 @@ internal static class Simulation
                     new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = ct },
                     async (spec, token) =>
                     {
-                        var device = SimulatedDevice.Create(Path.Combine(workDir, spec.DeviceId), spec.StartVersion);
+                        var device = SimulatedDevice.Create(Path.Combine(workDir, spec.DeviceId), spec.StartVersion,
+                            serverDelta is not null && spec.StartVersion == serverDelta.BaseVersion ? serverDelta.BaseImage : null);
                         var agent = new Agent(channel, spec.DeviceId, tokens[spec.DeviceId], publicKeyPem, device, spec.Behavior);
                         try
                         {
@@ -102,6 +110,15 @@ internal static class Simulation
                 + $"failed={tally.Count(AgentOutcome.Failed)} rolled_back={tally.Count(AgentOutcome.RolledBack)} "
                 + $"deferred={tally.Count(AgentOutcome.Deferred)} refused={tally.Count(AgentOutcome.Refused)} "
                 + $"bytes={tally.Bytes} seconds={seconds:0.00} campaign={campaignId}"));
+
+            if (serverDelta is not null)
+            {
+                // Every offer would have been the FULL image without the server's delta.
+                var withoutDeltas = (long)tally.Offered * serverDelta.FullSize;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"deltas: delta={serverDelta.DeltaSize} B full={serverDelta.FullSize} B ({100.0 * serverDelta.DeltaSize / serverDelta.FullSize:0.00} %) "
+                    + $"bytes_without_deltas={withoutDeltas} bytes_saved={withoutDeltas - tally.Bytes} ({100.0 * (withoutDeltas - tally.Bytes) / Math.Max(1, withoutDeltas):0.0} %)"));
+            }
 
             var server = await AwaitServerCountsAsync(setup, campaignId, tally, ct);
             Console.WriteLine($"server: offered={server.Offered} succeeded={server.Succeeded} failed={server.Failed} "
@@ -135,7 +152,7 @@ internal static class Simulation
     /// devices. Failing devices alternate between FAILED at install and ROLLED_BACK after reboot, so each kind
     /// is half of the failures; three draws per device keep later devices' choices independent of earlier ones'.
     /// </summary>
-    private static List<DeviceSpec> PlanDevices(SimulatorOptions options, string runId)
+    private static List<DeviceSpec> PlanDevices(SimulatorOptions options, string runId, string deltaBase)
     {
         var random = new Random(options.Seed);
         var deltaSize = DeltaSize(options.PackageSize);
@@ -158,7 +175,7 @@ internal static class Simulation
             };
             failures += fails ? 1 : 0;
             var id = string.Create(CultureInfo.InvariantCulture, $"sim-{runId}-{i + 1:00000}");
-            specs.Add(new DeviceSpec(id, i % 2 == 0 ? DeltaBase : OlderVersion, behavior));
+            specs.Add(new DeviceSpec(id, i % 2 == 0 ? deltaBase : OlderVersion, behavior));
         }
 
         return specs;

@@ -54,17 +54,8 @@ public sealed class ApiKeyStore
             return null;
         }
 
-        Directory.CreateDirectory(dataDirectory);
         var key = NewKey();
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, key + "\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        File.Move(temp, path);
-        return key;
+        return SecretFiles.TryCreate(path, Encoding.UTF8.GetBytes(key + "\n")) ? key : null;
     }
 
     public ApiKeyIdentity? Find(string presentedKey)

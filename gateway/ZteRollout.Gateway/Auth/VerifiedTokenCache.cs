@@ -1,88 +1,52 @@
-using System.Collections.Concurrent;
-
 namespace ZteRollout.Gateway.Auth;
 
 /// <summary>
-/// Device tokens the device grain accepted lately, by the authorization header they came in, each trusted for a fixed
-/// time from its verification (never extended by use, so a rotated credential stops working within that time).
+/// Device tokens the device grain accepted lately, each trusted for a fixed time from its verification (never extended
+/// by use, so a rotated credential stops working within that time). Keyed by the token itself, not the header it came
+/// in: <c>Bearer t</c>, <c>bearer t</c> and <c>Bearer   t</c> are one entry. Bounded in entries and in bytes; when a
+/// bound is reached the oldest entry goes, in O(1) (<see cref="BoundedTokenCache{TValue}"/>).
 /// </summary>
-/// <remarks>
-/// Looked up on every check-in, so it is a plain concurrent dictionary with monotonic timestamps: no per-hit clock
-/// read of the wall time, no access bookkeeping. Expired entries are dropped when met and by a sweep at most once
-/// per trust period; at <c>capacity</c> entries nothing new is remembered (those calls verify in their grain call).
-/// </remarks>
-public sealed class VerifiedTokenCache(TimeSpan trustFor, int capacity, TimeProvider clock)
+public sealed class VerifiedTokenCache
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly long _trustTicks = (long)(trustFor.TotalSeconds * clock.TimestampFrequency);
-    private long _nextSweep;
+    /// <summary>Default bound in bytes: about a million entries of typical device ids.</summary>
+    public const long DefaultMaxBytes = 256L * 1024 * 1024;
 
-    // ConcurrentDictionary.Count takes every lock of the table: on the check-in path it serialized callers, so the
-    // size is counted here instead.
-    private int _count;
+    private readonly BoundedTokenCache<AuthenticatedDevice> _tokens;
 
-    public int Count => Volatile.Read(ref _count);
-
-    public AuthenticatedDevice? Find(string header)
+    public VerifiedTokenCache(TimeSpan trustFor, int capacity, TimeProvider clock)
+        : this(trustFor, capacity, DefaultMaxBytes, clock)
     {
-        if (!_entries.TryGetValue(header, out var entry))
-        {
-            return null;
-        }
-
-        if (clock.GetTimestamp() < entry.ExpiresAt)
-        {
-            return entry.Device;
-        }
-
-        if (_entries.TryRemove(KeyValuePair.Create(header, entry)))
-        {
-            Interlocked.Decrement(ref _count);
-        }
-
-        return null;
     }
 
+    public VerifiedTokenCache(TimeSpan trustFor, int capacity, long maxBytes, TimeProvider clock) =>
+        _tokens = new(trustFor, capacity, maxBytes, device => 2 * device.DeviceId.Length, clock);
+
+    public int Count => _tokens.Count;
+
+    /// <summary>Estimated bytes held (bounded by the <c>maxBytes</c> given).</summary>
+    public long Bytes => _tokens.Bytes;
+
+    /// <summary>The device of a token verified lately; <paramref name="header"/> is an authorization header or the bare token.</summary>
+    public AuthenticatedDevice? Find(string header) => _tokens.Find(TokenOf(header));
+
+    /// <summary>The device of a token verified lately, by the token itself (as <see cref="TokenOf"/> cuts it out of a header).</summary>
+    public AuthenticatedDevice? FindToken(ReadOnlySpan<char> token) => _tokens.Find(token);
+
+    /// <summary>Remembers a verified token; <paramref name="header"/> is an authorization header or the bare token.</summary>
     public void Remember(string header, AuthenticatedDevice device)
     {
-        if (_trustTicks <= 0)
-        {
-            return;
-        }
-
-        var now = clock.GetTimestamp();
-        if (now >= Interlocked.Read(ref _nextSweep) || Count >= capacity)
-        {
-            Sweep(now);
-        }
-
-        if (Count >= capacity)
-        {
-            return;
-        }
-
-        var entry = new Entry(device, now + _trustTicks);
-        if (_entries.TryAdd(header, entry))
-        {
-            Interlocked.Increment(ref _count);
-        }
-        else
-        {
-            _entries[header] = entry;
-        }
+        var token = TokenOf(header);
+        _tokens.Remember(token.Length == header.Length ? header : token.ToString(), device);
     }
 
-    private void Sweep(long now)
+    /// <summary>
+    /// The token in an authorization header: what follows the scheme and its whitespace, whatever the scheme's case
+    /// (the scheme is the authenticator's business); the whole value, trimmed, when it has no scheme.
+    /// </summary>
+    public static ReadOnlySpan<char> TokenOf(ReadOnlySpan<char> header)
     {
-        Interlocked.Exchange(ref _nextSweep, now + _trustTicks);
-        foreach (var pair in _entries)
-        {
-            if (pair.Value.ExpiresAt <= now && _entries.TryRemove(pair))
-            {
-                Interlocked.Decrement(ref _count);
-            }
-        }
+        var trimmed = header.Trim();
+        var space = trimmed.IndexOfAny(' ', '\t');
+        return space < 0 ? trimmed : trimmed[(space + 1)..].TrimStart();
     }
-
-    private sealed record Entry(AuthenticatedDevice Device, long ExpiresAt);
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using ZteRollout.Shared.Errors;
+using ZteRollout.Shared.Packages;
 
 namespace ZteRollout.Gateway.Blobs;
 
@@ -9,12 +10,15 @@ namespace ZteRollout.Gateway.Blobs;
 /// Package bytes on disk, addressed by SHA-256: <c>{dir}/sha256/ab/abcdef…</c>. An upload goes to a temp file in
 /// the same directory tree and is renamed into place only when complete, so a reader never sees half a blob.
 /// </summary>
-public sealed class BlobStore(IOptions<GatewayOptions> options)
+public sealed class BlobStore(IOptions<GatewayOptions> options, TimeProvider clock)
 {
-    private string Root => options.Value.ResolvedBlobDirectory;
+    /// <summary>
+    /// A temp file not written for this long belongs to no upload in progress (an upload writes every chunk as it
+    /// comes): it is left over from a process that died mid-upload, and is deleted at start.
+    /// </summary>
+    public static readonly TimeSpan AbandonedUploadAge = TimeSpan.FromHours(1);
 
-    /// <summary>Path of a stored blob.</summary>
-    public string PathOf(string sha256) => Path.Combine(Root, "sha256", sha256[..2], sha256);
+    private string Root => options.Value.ResolvedBlobDirectory;
 
     /// <summary>Path of a blob's SHA-1 and MD5 (hawkBit DDI agents verify those), written beside it at upload.</summary>
     public string DigestsPathOf(string sha256) => PathOf(sha256) + ".digests";
@@ -64,12 +68,59 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
         File.Move(temp, path, overwrite: true);
     }
 
+    private string TempDirectory => BlobLayout.TempDirectory(Root);
+
+    /// <summary>Path of a stored blob; the address must be a SHA-256 in lowercase hex, so no other path can be formed.</summary>
+    public string PathOf(string sha256)
+    {
+        if (!IsSha256Hex(sha256))
+        {
+            throw new ArgumentException($"'{sha256}' is not a lowercase hex SHA-256, so it is not a blob address", nameof(sha256));
+        }
+
+        return BlobLayout.PathOf(Root, sha256);
+    }
+
+    public static bool IsSha256Hex(string? text) =>
+        text is { Length: 64 } && text.AsSpan().IndexOfAnyExcept("0123456789abcdef") < 0;
+
     /// <summary>Starts an upload; dispose it to discard the temp file unless <see cref="PendingBlob.CommitAsync"/> ran.</summary>
     public PendingBlob BeginUpload(long maxBytes)
     {
-        var tempDirectory = Path.Combine(Root, "tmp");
-        Directory.CreateDirectory(tempDirectory);
-        return new PendingBlob(this, Path.Combine(tempDirectory, Guid.NewGuid().ToString("N")), maxBytes);
+        Directory.CreateDirectory(TempDirectory);
+        return new PendingBlob(this, Path.Combine(TempDirectory, Guid.NewGuid().ToString("N")), maxBytes);
+    }
+
+    /// <summary>
+    /// Deletes temp files of uploads that a dead process left behind (see <see cref="AbandonedUploadAge"/>; gateways
+    /// sharing the blob directory may have uploads in progress, so younger files stay). Returns how many went.
+    /// </summary>
+    public int DeleteAbandonedUploads()
+    {
+        if (!Directory.Exists(TempDirectory))
+        {
+            return 0;
+        }
+
+        var deleted = 0;
+        var cutoff = clock.GetUtcNow() - AbandonedUploadAge;
+        foreach (var file in new DirectoryInfo(TempDirectory).EnumerateFiles())
+        {
+            if (file.LastWriteTimeUtc < cutoff.UtcDateTime)
+            {
+                try
+                {
+                    file.Delete();
+                    deleted++;
+                }
+                catch (IOException)
+                {
+                    // Another gateway cleaned it first.
+                }
+            }
+        }
+
+        return deleted;
     }
 
     /// <summary>Opens a blob to read, positioned at <paramref name="offset"/>.</summary>
@@ -79,6 +130,15 @@ public sealed class BlobStore(IOptions<GatewayOptions> options)
             FileOptions.Asynchronous | FileOptions.SequentialScan);
         stream.Seek(offset, SeekOrigin.Begin);
         return stream;
+    }
+
+    /// <summary>Up to <paramref name="count"/> leading bytes of a stored blob (to judge what kind of image it is).</summary>
+    public async Task<byte[]> ReadHeadAsync(string sha256, int count, CancellationToken cancellationToken)
+    {
+        await using var file = OpenRead(sha256, 0);
+        var head = new byte[(int)Math.Min(count, file.Length)];
+        await file.ReadExactlyAsync(head, cancellationToken);
+        return head;
     }
 
     /// <summary>An upload in progress: hashes while it writes, enforces the size bound.</summary>

@@ -109,6 +109,9 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         Orleans.Runtime.Messaging.ConnectionFailedException => true,
         Orleans.Storage.InconsistentStateException => true,
         System.Data.Common.DbException => true,
+        // The runtime gave up on its own work for the call (placement or a directory lookup cancelled while
+        // membership changes): the cluster not answering now. A caller's own cancellation is told apart before this.
+        OrleansException { InnerException: OperationCanceledException } => true,
         OrleansException when e.InnerException is { } inner => IsTransient(inner),
         AggregateException { InnerException: { } inner } => IsTransient(inner),
         _ => false,

@@ -13,6 +13,7 @@ using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
 using ZteRollout.Gateway.Ddi;
 using ZteRollout.Gateway.Errors;
+using ZteRollout.Gateway.Limits;
 using ZteRollout.Gateway.Services;
 using ZteRollout.Shared;
 
@@ -35,13 +36,20 @@ public static class GatewayHostingExtensions
             .Configure(o => o.DataDirectory = dataDirectory)
             .Validate(o => o.MaxPackageBytes > 0, "Rollout:Gateway:MaxPackageBytes must be positive")
             .Validate(o => o.DownloadChunkBytes is >= 16 * 1024 and <= 1024 * 1024, "Rollout:Gateway:DownloadChunkBytes must be 16 KiB to 1 MiB")
+            .Validate(o => o.MaxDeviceMessageBytes is >= 1024 and <= 16 * 1024 * 1024, "Rollout:Gateway:MaxDeviceMessageBytes must be 1 KiB to 16 MiB")
+            .Validate(o => o.MaxAdminMessageBytes >= 64 * 1024, "Rollout:Gateway:MaxAdminMessageBytes must be at least 64 KiB")
+            .Validate(o => o.MaxAuthorizationHeaderChars >= DeviceTokenMac.MaxTokenChars + 7, $"Rollout:Gateway:MaxAuthorizationHeaderChars must hold a device token ({DeviceTokenMac.MaxTokenChars + 7} characters)")
             .ValidateOnStart();
+        services.AddOptions<GatewayRateLimitOptions>().Bind(configuration.GetSection(GatewayRateLimitOptions.Section));
         // Silos send storage failures as the driver's exception; the gateway must be able to read them to answer Unavailable.
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         services.AddSingleton<BlobStore>();
         services.AddSingleton<ApiKeyStore>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<DeviceTokenMac>();
         services.AddSingleton<DeviceAuthenticator>();
+        services.AddSingleton<GatewayRateLimits>();
+        services.AddRateLimiter(_ => { });
         services.AddOptions<DeviceCallRetryOptions>().Bind(configuration.GetSection(DeviceCallRetryOptions.Section));
         services.AddSingleton<DeviceCallRetry>();
         services.AddOptions<DdiOptions>().Bind(configuration.GetSection(DdiOptions.Section))
@@ -55,15 +63,18 @@ public static class GatewayHostingExtensions
         // Stateless, so one instance each: gRPC would otherwise construct both for every call.
         services.AddSingleton<ErrorMappingInterceptor>();
         services.AddSingleton<DeviceUpdateService>();
-        services.AddGrpc(o =>
-        {
+        var gateway = configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
 
-            // Uploads come in chunks well under this; a bigger message is a client bug and gets ResourceExhausted.
-            o.MaxReceiveMessageSize = 8 * 1024 * 1024;
-        });
+        // A device message is read before its token is checked, so it is small; a bigger one gets ResourceExhausted
+        // unread. Admin calls are authenticated before their body is read; uploads come in chunks well under their bound.
+        services.AddGrpc(o => o.MaxReceiveMessageSize = gateway.MaxDeviceMessageBytes);
         // The admin service maps errors with the interceptor; the device service maps its own (one fewer async layer
         // on the check-in path) with the same ErrorMappingInterceptor.Map.
-        services.AddGrpc().AddServiceOptions<RolloutAdminService>(o => o.Interceptors.Add<ErrorMappingInterceptor>());
+        services.AddGrpc().AddServiceOptions<RolloutAdminService>(o =>
+        {
+            o.Interceptors.Add<ErrorMappingInterceptor>();
+            o.MaxReceiveMessageSize = gateway.MaxAdminMessageBytes;
+        });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 
@@ -119,10 +130,16 @@ public static class GatewayHostingExtensions
             Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, ddiPort is null ? grpcUrls : grpcUrls + ";" + ddiUrl);
         }
 
-        Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(webHost,
-            k => k.ConfigureEndpointDefaults(l => l.Protocols = ddiPort is { } port && l.IPEndPoint?.Port == port
+        // Headers are read before anything else: a caller sending huge ones is cut by Kestrel, before authentication.
+        var maxHeaderBytes = configuration.GetValue($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestHeaderBytes)}", new GatewayOptions().MaxRequestHeaderBytes);
+        Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(webHost, k =>
+        {
+            k.ConfigureEndpointDefaults(l => l.Protocols = ddiPort is { } port && l.IPEndPoint?.Port == port
                 ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
-                : Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+                : Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+            k.Limits.MaxRequestHeadersTotalSize = maxHeaderBytes;
+            k.Limits.Http2.MaxRequestHeaderFieldSize = maxHeaderBytes;
+        });
     }
 
     /// <summary>The request pipeline: device calls straight to their endpoint; everything else through authentication and authorization.</summary>
@@ -133,10 +150,16 @@ public static class GatewayHostingExtensions
     /// </remarks>
     public static WebApplication UseZteRolloutGateway(this WebApplication app)
     {
+        // Per source address first, before any credential is looked at; per admin key once the key is known; per
+        // device in the device service (GatewayRateLimits).
+        var limits = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayRateLimitOptions>>().Value;
+        app.UseZteRolloutAddressRateLimit(limits);
         app.MapWhen(IsDeviceCall, device => device.Run(context => context.GetEndpoint()?.RequestDelegate?.Invoke(context) ?? Task.CompletedTask));
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseZteRolloutAdminKeyRateLimit(limits);
         app.MapZteRolloutGateway();
+        app.Services.GetRequiredService<BlobStore>().DeleteAbandonedUploads();
         return app;
     }
 
@@ -150,7 +173,13 @@ public static class GatewayHostingExtensions
         endpoints.MapGrpcService<DeviceUpdateService>();
         endpoints.MapGrpcService<RolloutAdminService>();
         endpoints.MapGrpcHealthChecksService();
-        endpoints.MapGrpcReflectionService();
+        if (endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.EnableReflection == true)
+        {
+            // A map of every rpc helps an attacker as much as an operator: served by the embedded node (loopback by
+            // default), elsewhere only when Rollout:Gateway:EnableReflection is set.
+            endpoints.MapGrpcReflectionService();
+        }
+
         if (DdiListener.PortOf(endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DdiOptions>>().Value.Url) is not null)
         {
             endpoints.MapZteRolloutDdi();

@@ -173,6 +173,23 @@ public static partial class AdminRequests
         }
     }
 
+    public static A.DeltaGeneration ToProto(DeltaJob job) => new()
+    {
+        FromPackageId = job.BasePackageId,
+        FromVersion = job.BaseVersion,
+        ToPackageId = job.TargetPackageId,
+        ToVersion = job.TargetVersion,
+        State = (A.DeltaGenerationState)(int)job.State,
+        BytesDone = (ulong)job.BytesDone,
+        TargetSize = (ulong)job.TargetSize,
+        DeltaPackageId = job.DeltaPackageId ?? string.Empty,
+        DeltaSize = (ulong)job.DeltaSize,
+        Reason = job.Reason ?? string.Empty,
+        Attempt = (uint)job.Attempt,
+        WindowLog = (uint)job.WindowLog,
+        RequestedBy = job.RequestedBy,
+    };
+
     public static A.Package ToProto(PackageRecord p)
     {
         var metadata = new A.PackageMetadata
@@ -197,6 +214,7 @@ public static partial class AdminRequests
             Manifest = ByteString.CopyFrom(p.ManifestBytes),
             ManifestSignature = ByteString.CopyFrom(p.Signature),
             CreatedAt = Timestamp.FromDateTimeOffset(p.CreatedAt),
+            DeltaFormat = p.Manifest.DeltaFormat ?? string.Empty,
         };
     }
 
@@ -352,7 +370,7 @@ public static partial class AdminRequests
         if (plan.Halt.Sequential is { } sequential)
         {
             campaign.HaltStatistic = view.HaltStatistic;
-            campaign.HaltBoundary = HaltEvaluation.HaltBoundary(sequential);
+            campaign.HaltBoundary = HaltEvaluation.StageBoundary(sequential, plan.Stages.Length);
         }
 
         if (view.Halt is { } halt)
@@ -396,6 +414,28 @@ public static partial class AdminRequests
         CampaignState.Halted => A.CampaignState.Halted,
         _ => A.CampaignState.Unspecified,
     };
+
+    public static A.DeviceExplanation ToProto(DeviceExplanation explanation)
+    {
+        var proto = new A.DeviceExplanation
+        {
+            DeviceId = explanation.DeviceId,
+            Summary = explanation.Summary,
+            SnapshotVersion = (ulong)Math.Max(0, explanation.SnapshotVersion),
+        };
+        proto.Campaigns.AddRange(explanation.Campaigns.Select(c => new A.CampaignDecision
+        {
+            CampaignId = c.CampaignId,
+            Verdict = VerdictName(c.Verdict),
+            Detail = c.Detail,
+            Stage = c.Stage < 0 ? 0U : (uint)c.Stage + 1,
+        }));
+        return proto;
+    }
+
+    /// <summary>NOT_EXPOSED for <see cref="OfferVerdict.NotExposed"/>: the wire names of the verdicts.</summary>
+    public static string VerdictName(OfferVerdict verdict) =>
+        Regex.Replace(verdict.ToString(), "(?<=[a-z])(?=[A-Z])", "_").ToUpperInvariant();
 
     public static A.Device ToProto(DeviceView view)
     {

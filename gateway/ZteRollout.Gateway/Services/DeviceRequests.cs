@@ -145,6 +145,7 @@ public static class DeviceRequests
         ManifestSignature = Google.Protobuf.ByteString.CopyFrom(offer.ManifestSignature),
         DownloadSize = (ulong)offer.Size,
         Deadline = Timestamp.FromDateTimeOffset(offer.Deadline),
+        PayloadFormat = offer.DeltaFormat ?? string.Empty,
     };
 
     public static V1.CheckInResponse ToProto(CheckInResult result)

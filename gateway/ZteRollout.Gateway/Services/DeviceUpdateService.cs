@@ -6,6 +6,7 @@ using ZteRollout.Device.V1;
 using ZteRollout.Gateway.Auth;
 using ZteRollout.Gateway.Blobs;
 using ZteRollout.Gateway.Errors;
+using ZteRollout.Gateway.Limits;
 using ZteRollout.Shared.Devices;
 using ZteRollout.Shared.Errors;
 using ZteRollout.Shared.Grains;
@@ -13,10 +14,12 @@ using ZteRollout.Shared.Grains;
 namespace ZteRollout.Gateway.Services;
 
 /// <summary>
-/// The device API: each call authenticates the device and checks it acts as itself, then makes one grain call.
-/// Errors become statuses through <see cref="ErrorMappingInterceptor.Map"/>, called here rather than as an interceptor.
+/// The device API: each call authenticates the device and checks it acts as itself, counts against the device's rate
+/// limits, and only then validates the request and makes one grain call. Errors become statuses through
+/// <see cref="ErrorMappingInterceptor.Map"/>, called here rather than as an interceptor.
 /// </summary>
-public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options, DeviceCallRetry retry)
+public sealed class DeviceUpdateService(
+    DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options, DeviceCallRetry retry, GatewayRateLimits limits)
     : DeviceUpdate.DeviceUpdateBase
 {
     public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
@@ -57,34 +60,56 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
 
     private async Task<CheckInResponse> CheckInCoreAsync(CheckInRequest request, ServerCallContext context)
     {
-        // Validating the facts changes nothing, so it runs first; refusals still come in order: credential, then request.
-        var problems = new ViolationList();
-        var facts = DeviceRequests.ToFacts(request.Facts, problems);
+        // The credential first, then the request: a caller without a valid token gets its facts neither parsed nor checked.
         if (authenticator.Cached(context) is { } known && known.DeviceId == request.DeviceId)
         {
-            problems.ThrowIfAny();
-            return DeviceRequests.ToProto(await retry.RunAsync(() => known.Grain.CheckInAsync(facts), context.CancellationToken));
+            limits.RequireDeviceCall(known.DeviceId);
+            var knownFacts = ValidFacts(request);
+            return DeviceRequests.ToProto(await retry.RunAsync(() => known.Grain.CheckInAsync(knownFacts), context.CancellationToken));
         }
 
-        // Not verified lately (a device that checks in every few minutes, usually): the device grain verifies the
-        // credential and checks in within one call, rather than one call to verify and another to check in.
+        // Not verified lately (a device that checks in every few minutes, usually). The MAC is checked here, without a
+        // grain; then the device grain verifies the credential and checks in within one call, rather than one call to
+        // verify and another to check in.
         var token = authenticator.Parse(context);
-        if (token.Device.DeviceId != request.DeviceId || problems.Count > 0)
+        if (token.Device.DeviceId != request.DeviceId)
+        {
+            await SelfAsync(request.DeviceId, context);
+        }
+
+        limits.RequireDeviceCall(token.Device.DeviceId);
+        var problems = new ViolationList();
+        var facts = DeviceRequests.ToFacts(request.Facts, problems);
+        if (problems.Count > 0)
         {
             // A refusal either way: the credential is judged first, as for every device call, then the request.
             await SelfAsync(request.DeviceId, context);
             problems.ThrowIfAny();
         }
 
-        var result = await retry.RunAsync(() => token.Device.Grain.CheckInWithCredentialAsync(token.SecretHash, facts), context.CancellationToken)
-            ?? throw DeviceAuthenticator.NotValid();
+        var result = await retry.RunAsync(() => token.Device.Grain.CheckInWithCredentialAsync(token.SecretHash, facts), context.CancellationToken);
+        if (result is null)
+        {
+            authenticator.RememberRefusal(token);
+            throw DeviceAuthenticator.NotValid();
+        }
+
         authenticator.Remember(token);
         return DeviceRequests.ToProto(result);
+    }
+
+    private static ZteRollout.Shared.Devices.DeviceFacts ValidFacts(CheckInRequest request)
+    {
+        var problems = new ViolationList();
+        var facts = DeviceRequests.ToFacts(request.Facts, problems);
+        problems.ThrowIfAny();
+        return facts;
     }
 
     private async Task DownloadCoreAsync(DownloadRequest request, IServerStreamWriter<DownloadChunk> responseStream, ServerCallContext context)
     {
         var device = await SelfAsync(request.DeviceId, context);
+        using var slot = limits.AcquireDownload(request.DeviceId);
         if (string.IsNullOrEmpty(request.OfferId))
         {
             throw RolloutException.InvalidField("offer_id", "is required");
@@ -148,6 +173,7 @@ public sealed class DeviceUpdateService(DeviceAuthenticator authenticator, Error
     private async Task<ReportResponse> ReportCoreAsync(ReportRequest request, ServerCallContext context)
     {
         var device = await SelfAsync(request.DeviceId, context);
+        limits.RequireDeviceCall(request.DeviceId);
         var problems = new ViolationList();
         var report = DeviceRequests.ToReport(request, problems);
         problems.ThrowIfAny();

@@ -17,7 +17,7 @@ namespace ZteRollout.Gateway.Services;
 
 /// <summary>The admin API: validate, call the owning grain, map the answer. Roles per rpc by policy.</summary>
 [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Viewer)]
-public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options) : RolloutAdmin.RolloutAdminBase
+public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, IOptions<GatewayOptions> options, DeviceTokenMac tokens) : RolloutAdmin.RolloutAdminBase
 {
     private IPackageCatalogGrain Catalog => grains.GetGrain<IPackageCatalogGrain>(0);
 
@@ -55,7 +55,36 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
                 $"declared {declared.ExpectedSha256.ToLowerInvariant()} but the uploaded bytes hash to {sha256}");
         }
 
-        return AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+        var package = AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+        if (metadata.Kind == Shared.Packages.PackageKind.Full && PayloadProbe.UploadWarning(await blobs.ReadHeadAsync(sha256, PayloadProbe.SampleBytes, ct)) is { } warning)
+        {
+            package.Warnings.Add(warning);
+        }
+
+        package.Deltas.AddRange((await Deltas.ListAsync(package.PackageId)).Select(AdminRequests.ToProto));
+        return package;
+    }
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<DeltaGeneration> GenerateDelta(GenerateDeltaRequest request, ServerCallContext context)
+    {
+        var problems = new ViolationList();
+        if (string.IsNullOrEmpty(request.FromPackageId))
+        {
+            problems.Add("from_package_id", "is required");
+        }
+
+        if (string.IsNullOrEmpty(request.ToPackageId))
+        {
+            problems.Add("to_package_id", "is required");
+        }
+
+        problems.ThrowIfAny();
+        var from = await Catalog.GetAsync(request.FromPackageId) ?? throw RolloutException.NotFound($"package '{request.FromPackageId}' does not exist");
+        var to = await Catalog.GetAsync(request.ToPackageId) ?? throw RolloutException.NotFound($"package '{request.ToPackageId}' does not exist");
+        var pair = DeltaRequests.Validate(from, to);
+        var jobs = await Deltas.RequestAsync([pair], Actor(context));
+        return AdminRequests.ToProto(jobs[0]);
     }
 
     public override async Task<Package> GetPackage(GetPackageRequest request, ServerCallContext context)
@@ -66,7 +95,9 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         }
 
         var package = await Catalog.GetAsync(request.PackageId) ?? throw RolloutException.NotFound($"package '{request.PackageId}' does not exist");
-        return AdminRequests.ToProto(package);
+        var answer = AdminRequests.ToProto(package);
+        answer.Deltas.AddRange((await Deltas.ListAsync(package.PackageId)).Select(AdminRequests.ToProto));
+        return answer;
     }
 
     public override async Task<ListPackagesResponse> ListPackages(ListPackagesRequest request, ServerCallContext context)
@@ -130,7 +161,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
 
         var credentials = await Task.WhenAll(request.Devices.Select(async d =>
         {
-            var token = DeviceIdentity.NewToken(d.DeviceId);
+            // Signed with the gateways' device-token key, so gateways refuse tokens they did not issue without a grain call.
+            var token = tokens.Issue(d.DeviceId);
             DeviceIdentity.TryParseToken(token, out _, out var secret);
             await grains.Device(d.DeviceId).RegisterAsync(DeviceIdentity.HashSecret(secret), [.. d.Tags], request.RotateExisting);
             return new DeviceCredential { DeviceId = d.DeviceId, Token = token };
@@ -148,6 +180,16 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         }
 
         return AdminRequests.ToProto(await grains.Device(request.DeviceId).GetViewAsync());
+    }
+
+    public override async Task<ZteRollout.Admin.V1.DeviceExplanation> ExplainDevice(GetDeviceRequest request, ServerCallContext context)
+    {
+        if (DeviceIdentity.ValidateId(request.DeviceId) is { } problem)
+        {
+            throw RolloutException.InvalidField("device_id", problem);
+        }
+
+        return AdminRequests.ToProto(await grains.Device(request.DeviceId).ExplainAsync());
     }
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
@@ -310,6 +352,8 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
 
     private ICampaignDirectoryGrain Directory => grains.GetGrain<ICampaignDirectoryGrain>(0);
+
+    private IDeltaGenerationGrain Deltas => grains.GetGrain<IDeltaGenerationGrain>(0);
 
     private ICampaignGrain CampaignOf(CampaignRequest request) =>
         grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false));

@@ -83,6 +83,136 @@ public static class HaltEvaluation
     }
 
     /// <summary>
+    /// The halt decision over a campaign's devices, stage by stage (docs/design.md, "What the halt policies
+    /// guarantee"). Each device counts once, with its final result; a device still in flight counts as a success
+    /// until it reports, so the order in which results arrive cannot make a good build look bad. The sequential test
+    /// runs separately in every stage (a build that goes bad in a later stage meets a fresh test, not one that p0
+    /// outcomes drove far below zero) with α split evenly: ln(stages/α) is each stage's boundary. The threshold judges
+    /// the failure rate over all devices offered, in flight counted as successes, once enough devices have decided.
+    /// <paramref name="stages"/> holds one entry per stage of the plan.
+    /// </summary>
+    public static HaltVerdict Evaluate(HaltPolicy policy, ReadOnlySpan<StageOutcomes> stages)
+    {
+        var total = Total(stages);
+        double? llr = null;
+        var worstStage = 0;
+        if (policy.Sequential is { } sequential)
+        {
+            (llr, worstStage) = WorstStage(sequential, stages);
+        }
+
+        if (policy.Threshold is { } threshold && ThresholdHalts(threshold, total))
+        {
+            return new HaltVerdict(true, ThresholdPolicyName, DescribeThreshold(threshold, total), llr);
+        }
+
+        if (policy.Sequential is { } halting && llr is { } ratio && ratio >= StageBoundary(halting, stages.Length))
+        {
+            return new HaltVerdict(true, SequentialPolicyName, DescribeStage(halting, stages, worstStage, ratio), llr);
+        }
+
+        if (policy.Threshold is null && policy.Sequential is null)
+        {
+            return new HaltVerdict(false, null, "no halt policy", null);
+        }
+
+        var parts = new List<string>(2);
+        if (policy.Threshold is { } notHalting)
+        {
+            parts.Add(DescribeThreshold(notHalting, total));
+        }
+
+        if (policy.Sequential is { } watching && llr is { } watched)
+        {
+            parts.Add(DescribeStage(watching, stages, worstStage, watched));
+        }
+
+        return new HaltVerdict(false, null, string.Join("; ", parts), llr);
+    }
+
+    /// <summary>The halt decision of <see cref="Evaluate(HaltPolicy, ReadOnlySpan{StageOutcomes})"/> without its explanation, for hot loops.</summary>
+    public static bool ShouldHalt(HaltPolicy policy, ReadOnlySpan<StageOutcomes> stages)
+    {
+        if (policy.Threshold is { } threshold && ThresholdHalts(threshold, Total(stages)))
+        {
+            return true;
+        }
+
+        return policy.Sequential is { } sequential && WorstStage(sequential, stages).Llr >= StageBoundary(sequential, stages.Length);
+    }
+
+    /// <summary>
+    /// ln(stages/α): each stage's test gets α/stages, so a p0 campaign halts with probability at most α over all its
+    /// stages (until an SRE resumes it, which opens a new window and spends α again).
+    /// </summary>
+    public static double StageBoundary(SequentialPolicy p, int stages) => Math.Log(Math.Max(1, stages) / p.Alpha);
+
+    /// <summary>
+    /// The stage's log-likelihood ratio with every undecided device counted as a success. The ratio over all offered
+    /// devices with their eventual results is a p0-martingale in offer order; this one never exceeds it (a failure
+    /// adds ln(p1/p0) &gt; 0, a success ln((1−p1)/(1−p0)) &lt; 0), so Ville's bound holds whatever order results arrive in.
+    /// </summary>
+    public static double StageLogLikelihoodRatio(SequentialPolicy p, StageOutcomes stage) =>
+        LogLikelihoodRatio(p, stage.Offered, stage.Failures);
+
+    private static (double Llr, int Stage) WorstStage(SequentialPolicy p, ReadOnlySpan<StageOutcomes> stages)
+    {
+        // A stage nothing was offered in yet has ratio 0; it is named only when no stage has anything.
+        (double Llr, int Stage)? worst = null;
+        for (var i = 0; i < stages.Length; i++)
+        {
+            if (stages[i].Offered == 0)
+            {
+                continue;
+            }
+
+            var llr = StageLogLikelihoodRatio(p, stages[i]);
+            if (worst is not { } known || llr > known.Llr)
+            {
+                worst = (llr, i);
+            }
+        }
+
+        return worst ?? (0, 0);
+    }
+
+    private static StageOutcomes Total(ReadOnlySpan<StageOutcomes> stages)
+    {
+        var total = StageOutcomes.None;
+        foreach (var stage in stages)
+        {
+            total = total.Add(stage);
+        }
+
+        return total;
+    }
+
+    private static bool ThresholdHalts(ThresholdPolicy threshold, StageOutcomes total) =>
+        total.Decided > 0 && total.Decided >= threshold.MinCompleted && (double)total.Failures / total.Offered > threshold.MaxFailureRate;
+
+    private static string DescribeThreshold(ThresholdPolicy threshold, StageOutcomes total)
+    {
+        if (total.Decided == 0 || total.Decided < threshold.MinCompleted)
+        {
+            return Invariant($"{total.Decided} of {threshold.MinCompleted} devices decided needed before the failure rate is judged");
+        }
+
+        var rate = (double)total.Failures / total.Offered;
+        var comparison = rate > threshold.MaxFailureRate ? ">" : "≤";
+        return Invariant(
+            $"failure rate {rate:0.0%} ({total.Failures} failed of {total.Offered} devices offered, {total.Undecided} undecided counted as successes) {comparison} {threshold.MaxFailureRate:0.0%} after ≥ {threshold.MinCompleted} decided");
+    }
+
+    private static string DescribeStage(SequentialPolicy p, ReadOnlySpan<StageOutcomes> stages, int stage, double llr)
+    {
+        var boundary = StageBoundary(p, stages.Length);
+        var comparison = llr >= boundary ? "≥" : "<";
+        var figures = stages.Length == 0 ? StageOutcomes.None : stages[stage];
+        return Invariant(
+            $"stage {stage + 1}: SPRT log-likelihood ratio {llr:0.00} {comparison} {boundary:0.00} ({figures.Failures} failed of {figures.Offered} devices offered, {figures.Undecided} undecided counted as successes; p0 {p.P0:0.0%}, p1 {p.P1:0.0%}, α {p.Alpha:0.0%} over {stages.Length} stage(s))");
+    }
+
+    /// <summary>
     /// The Wilson score interval of a failure rate: unlike the normal approximation it stays inside [0, 1] and does
     /// not collapse to a point at 0 or n failures. (0, 1) when nothing completed.
     /// </summary>

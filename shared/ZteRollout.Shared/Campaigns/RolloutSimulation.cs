@@ -8,9 +8,27 @@ namespace ZteRollout.Shared.Campaigns;
 public sealed record FleetSegment(Cohort Cohort, double Share, double FailureRate, string ErrorCode);
 
 /// <summary>
+/// When simulated reports arrive. Time is measured in mean times from an attempt's start to its success report:
+/// each attempt reports after an exponential delay, failures <see cref="FailureSpeedup"/> times sooner on average than
+/// successes (an install error arrives in seconds, a success only after reboot and health). Offers are made all at
+/// once when a stage starts, or at <see cref="OffersPerTimeUnit"/> (a plan's rate limit). Equal speeds with all offers
+/// at once is the textbook model: reports in uniformly random order.
+/// </summary>
+public sealed record ArrivalModel(double FailureSpeedup, double? OffersPerTimeUnit)
+{
+    public static ArrivalModel RandomOrder { get; } = new(1, null);
+
+    /// <summary>The simulation's time step; reports within one step come in random order.</summary>
+    public double TimeStep { get; init; } = 0.05;
+}
+
+/// <summary>A build that goes bad later: attempts started once <see cref="AfterOutcomes"/> devices have a final result fail at <see cref="FailureRate"/>.</summary>
+public sealed record FailureRateChange(long AfterOutcomes, double FailureRate);
+
+/// <summary>
 /// One simulated staged campaign: <see cref="DeviceCount"/> devices "d-0" … split into <see cref="Fleet"/> segments
 /// by share (contiguous id ranges), bucketed with <see cref="Salt"/>, exposed stage by stage at the cumulative
-/// <see cref="StagePercents"/>, the halt policy checked after every <see cref="BatchSize"/> outcomes.
+/// <see cref="StagePercents"/>, the halt policy checked after every <see cref="BatchSize"/> reports.
 /// </summary>
 public sealed record RolloutSimulationSettings(
     int DeviceCount,
@@ -21,11 +39,24 @@ public sealed record RolloutSimulationSettings(
 {
     public const string DefaultErrorCode = "E_INSTALL_FAILED";
 
-    /// <summary>Outcomes between two halt checks, as a campaign grain would see them in batched counts.</summary>
+    /// <summary>Reports between two halt checks, as a campaign grain would see them in batched counts.</summary>
     public int BatchSize { get; init; } = 50;
 
     /// <summary>The campaign salt the buckets are computed with.</summary>
     public string Salt { get; init; } = "simulated-campaign";
+
+    /// <summary>Attempts per device (the plan's retry budget, first attempt included); a failed attempt is retried at once.</summary>
+    public int MaxAttempts { get; init; } = 1;
+
+    /// <summary>
+    /// Whether a fault sticks to its device (every attempt of a device whose first attempt failed fails too), or each
+    /// attempt fails independently at the segment's rate.
+    /// </summary>
+    public bool StickyFaults { get; init; } = true;
+
+    public ArrivalModel Arrival { get; init; } = ArrivalModel.RandomOrder;
+
+    public FailureRateChange? Change { get; init; }
 
     /// <summary>A fleet of one cohort that fails at <paramref name="failureRate"/>.</summary>
     public static ImmutableArray<FleetSegment> UniformFleet(double failureRate) =>
@@ -33,8 +64,9 @@ public sealed record RolloutSimulationSettings(
 }
 
 /// <summary>
-/// How a simulated campaign ended. Without a halt, the "at halt" figures are those at the end of the campaign,
-/// <see cref="Blame"/> is null and <see cref="Verdict"/> is the last, non-halting, evaluation.
+/// How a simulated campaign ended. Outcomes are devices with a final result (succeeded, or failed on their last
+/// attempt), failures the final failures among them. Without a halt, the "at halt" figures are those at the end of the
+/// campaign, <see cref="Blame"/> is null and <see cref="Verdict"/> is the last, non-halting, evaluation.
 /// </summary>
 public sealed record RolloutSimulationResult(
     bool Halted,
@@ -48,10 +80,14 @@ public sealed record RolloutSimulationResult(
 
 /// <summary>
 /// A pure, seeded simulation of halting during a staged rollout, to measure a halt policy's operating characteristics
-/// (false-halt rate at p0, exposure before a halt at p1) without a cluster. Each stage's newly exposed devices report in
-/// random order; counts are cumulative over the campaign; a stage starts when every device of the previous one has
-/// reported (soak and success gates are out of scope). Outcomes are drawn a batch at a time — how many come from each
-/// segment, then how many of those failed — so a run costs per batch, not per device, and allocates nothing per device.
+/// (false-halt rate at p0, exposure before a halt at p1) without a cluster. Time advances in steps of
+/// <see cref="ArrivalModel.TimeStep"/>: devices are offered (all of a stage at once, or at a rate), each attempt
+/// reports after an exponential delay whose mean depends on whether it fails, a failed attempt with budget left starts
+/// the next at once, and the reports of a step reach the halt policy in random order, a batch at a time, as the
+/// campaign grain sees them: per stage, each device once with its final result (<see cref="StageOutcomes"/>). A stage
+/// starts when every device of the previous one has a final result (soak and success gates are out of scope).
+/// Devices are counted, not kept: a step draws how many of each kind (segment, attempt, fate) report, so a run costs
+/// per report and allocates nothing per device.
 /// </summary>
 public static class RolloutSimulation
 {
@@ -84,6 +120,7 @@ public static class RolloutSimulation
         {
             ArgumentOutOfRangeException.ThrowIfNegative(settings.DeviceCount);
             ArgumentOutOfRangeException.ThrowIfLessThan(settings.BatchSize, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(settings.MaxAttempts, 1);
             if (settings.Fleet.IsDefaultOrEmpty || settings.Fleet.Any(s => !(s.Share >= 0) || !(s.FailureRate is >= 0 and <= 1)))
             {
                 throw new ArgumentException("The fleet needs at least one segment, shares ≥ 0 and failure rates in [0, 1].", nameof(settings));
@@ -92,6 +129,12 @@ public static class RolloutSimulation
             if (settings.StagePercents.IsDefaultOrEmpty)
             {
                 throw new ArgumentException("A campaign needs at least one stage.", nameof(settings));
+            }
+
+            if (!(settings.Arrival.FailureSpeedup > 0) || !(settings.Arrival.TimeStep > 0) || settings.Arrival.OffersPerTimeUnit is <= 0
+                || settings.Change is { FailureRate: < 0 or > 1 })
+            {
+                throw new ArgumentException("Arrival speeds, time step and offer rate must be positive, a changed failure rate in [0, 1].", nameof(settings));
             }
 
             _settings = settings;
@@ -119,126 +162,278 @@ public static class RolloutSimulation
             }
         }
 
-        public RolloutSimulationResult Run(int seed)
-        {
-            var random = new Random(seed);
-            var fleet = _settings.Fleet;
-            var segments = fleet.Length;
-            var completedBySegment = new long[segments];
-            var failuresBySegment = new long[segments];
-            var remaining = new long[segments];
-            var taken = new long[segments];
-            long completed = 0, failures = 0, exposed = 0;
-            var lastStage = _newlyExposed.Length - 1;
+        public RolloutSimulationResult Run(int seed) => new Campaign(_settings, _newlyExposed, new Random(seed)).Run();
+    }
 
+    /// <summary>One simulated campaign's moving counts. Devices in flight are kept per (segment, attempt, fate) "kind".</summary>
+    private sealed class Campaign
+    {
+        private readonly RolloutSimulationSettings _settings;
+        private readonly long[][] _newlyExposed;
+        private readonly Random _random;
+        private readonly ImmutableArray<FleetSegment> _fleet;
+        private readonly int _attempts;
+        private readonly double[] _failureRate;
+        private readonly long[] _inFlight, _reporting, _retrying, _takenKinds;
+        private readonly long[] _remaining, _taken;
+        private readonly long[] _decidedBySegment, _failuresBySegment;
+        private readonly StageOutcomes[] _stages;
+        private readonly double _successHazard, _failureHazard;
+        private long _decided, _failures, _exposed, _inFlightTotal, _retryingTotal, _sinceCheck;
+        private bool _changed;
+
+        public Campaign(RolloutSimulationSettings settings, long[][] newlyExposed, Random random)
+        {
+            _settings = settings;
+            _newlyExposed = newlyExposed;
+            _random = random;
+            _fleet = settings.Fleet;
+            _attempts = settings.MaxAttempts;
+            var segments = _fleet.Length;
+            _failureRate = [.. _fleet.Select(s => s.FailureRate)];
+            var kinds = segments * _attempts * 2;
+            (_inFlight, _reporting, _retrying, _takenKinds) = (new long[kinds], new long[kinds], new long[kinds], new long[kinds]);
+            (_remaining, _taken) = (new long[segments], new long[segments]);
+            (_decidedBySegment, _failuresBySegment) = (new long[segments], new long[segments]);
+            _stages = new StageOutcomes[newlyExposed.Length];
+            var step = settings.Arrival.TimeStep;
+            _successHazard = 1 - Math.Exp(-step);
+            _failureHazard = 1 - Math.Exp(-step * settings.Arrival.FailureSpeedup);
+        }
+
+        public RolloutSimulationResult Run()
+        {
+            var offerRate = _settings.Arrival.OffersPerTimeUnit;
             for (var stage = 0; stage < _newlyExposed.Length; stage++)
             {
-                Array.Copy(_newlyExposed[stage], remaining, segments);
-                var remainingInStage = remaining.Sum();
-                exposed += remainingInStage;
-                while (remainingInStage > 0)
+                Array.Copy(_newlyExposed[stage], _remaining, _remaining.Length);
+                var unoffered = _remaining.Sum();
+                var offerCredit = 0.0;
+                while (unoffered > 0 || _inFlightTotal > 0)
                 {
-                    var batch = Math.Min(_settings.BatchSize, remainingInStage);
-                    TakeBatch(random, remaining, remainingInStage, batch, taken);
-                    remainingInStage -= batch;
-                    for (var s = 0; s < segments; s++)
+                    // Offers: the whole stage at once, or as many as the rate allows this step.
+                    long offers;
+                    if (offerRate is { } rate)
                     {
-                        if (taken[s] == 0)
-                        {
-                            continue;
-                        }
-
-                        var failed = Binomial(random, taken[s], fleet[s].FailureRate);
-                        remaining[s] -= taken[s];
-                        completedBySegment[s] += taken[s];
-                        failuresBySegment[s] += failed;
-                        completed += taken[s];
-                        failures += failed;
+                        offerCredit += rate * _settings.Arrival.TimeStep;
+                        offers = Math.Min(unoffered, (long)offerCredit);
+                        offerCredit -= offers;
+                    }
+                    else
+                    {
+                        offers = unoffered;
                     }
 
-                    if (HaltEvaluation.ShouldHalt(_settings.Halt, completed, failures))
+                    if (offers > 0)
                     {
-                        var tally = new CohortAttribution.Tally();
-                        for (var s = 0; s < segments; s++)
-                        {
-                            tally.Add(fleet[s].Cohort, completedBySegment[s], failuresBySegment[s], fleet[s].ErrorCode);
-                        }
-
-                        return Result(true, completed, failures, stage, exposed, tally.Blame());
+                        Offer(stage, unoffered, offers);
+                        unoffered -= offers;
                     }
+
+                    // Reports: how many of each kind in flight report during this step.
+                    long reports = 0;
+                    for (var kind = 0; kind < _inFlight.Length; kind++)
+                    {
+                        var n = _inFlight[kind] == 0 ? 0 : Binomial(_random, _inFlight[kind], IsFailure(kind) ? _failureHazard : _successHazard);
+                        _reporting[kind] = n;
+                        _inFlight[kind] -= n;
+                        reports += n;
+                    }
+
+                    _inFlightTotal -= reports;
+                    while (reports > 0)
+                    {
+                        var batch = Math.Min(_settings.BatchSize - _sinceCheck, reports);
+                        TakeBatch(_random, _reporting, reports, batch, _takenKinds);
+                        reports -= batch;
+                        Count(stage);
+                        _sinceCheck += batch;
+
+                        // The last report of a stage is checked however full its batch, as the stage hands over.
+                        var stageDone = reports == 0 && unoffered == 0 && _inFlightTotal == 0 && _retryingTotal == 0;
+                        if (_sinceCheck == _settings.BatchSize || stageDone)
+                        {
+                            _sinceCheck = 0;
+                            if (ShouldHalt())
+                            {
+                                return Result(true, stage);
+                            }
+                        }
+                    }
+
+                    // Retries start their next attempt after the step's reports.
+                    for (var kind = 0; kind < _retrying.Length; kind++)
+                    {
+                        _inFlight[kind] += _retrying[kind];
+                        _inFlightTotal += _retrying[kind];
+                        _retrying[kind] = 0;
+                    }
+
+                    _retryingTotal = 0;
                 }
             }
 
-            return Result(false, completed, failures, lastStage, exposed, null);
+            return Result(false, _newlyExposed.Length - 1);
         }
 
-        private RolloutSimulationResult Result(bool halted, long completed, long failures, int stage, long exposed, FailureBlame? blame) =>
-            new(halted, completed, failures, stage, exposed,
-                _settings.DeviceCount == 0 ? 0 : 100.0 * exposed / _settings.DeviceCount,
-                blame, HaltEvaluation.Evaluate(_settings.Halt, completed, failures));
+        private bool ShouldHalt() => HaltEvaluation.ShouldHalt(_settings.Halt, _stages);
 
-        /// <summary>
-        /// Which segments the next <paramref name="batch"/> reports come from, drawn without replacement from the
-        /// stage's unreported devices (a multivariate hypergeometric draw, one report at a time).
-        /// </summary>
-        private static void TakeBatch(Random random, long[] remaining, long remainingTotal, long batch, long[] taken)
+        private static bool IsFailure(int kind) => (kind & 1) == 1;
+
+        private int Kind(int segment, int attempt, bool fails) => (((segment * _attempts) + attempt) * 2) + (fails ? 1 : 0);
+
+        private void Offer(int stage, long unoffered, long offers)
         {
-            if (remaining.Length == 1)
+            TakeBatch(_random, _remaining, unoffered, offers, _taken);
+            for (var s = 0; s < _taken.Length; s++)
             {
-                taken[0] = batch;
-                return;
-            }
-
-            Array.Clear(taken);
-            for (var i = 0; i < batch; i++)
-            {
-                var pick = random.NextInt64(remainingTotal - i);
-                var s = 0;
-                while (pick >= remaining[s] - taken[s])
+                if (_taken[s] == 0)
                 {
-                    pick -= remaining[s] - taken[s];
-                    s++;
+                    continue;
                 }
 
-                taken[s]++;
+                _remaining[s] -= _taken[s];
+                var failing = Binomial(_random, _taken[s], _failureRate[s]);
+                _inFlight[Kind(s, 0, fails: true)] += failing;
+                _inFlight[Kind(s, 0, fails: false)] += _taken[s] - failing;
+            }
+
+            _inFlightTotal += offers;
+            _exposed += offers;
+            _stages[stage] = _stages[stage] with { Offered = _stages[stage].Offered + offers };
+        }
+
+        /// <summary>Counts the reports just taken: a success or a last failed attempt is final; an earlier failure retries.</summary>
+        private void Count(int stage)
+        {
+            long decided = 0, failures = 0;
+            for (var kind = 0; kind < _takenKinds.Length; kind++)
+            {
+                var n = _takenKinds[kind];
+                if (n == 0)
+                {
+                    continue;
+                }
+
+                _reporting[kind] -= n;
+                var segment = kind / 2 / _attempts;
+                var attempt = kind / 2 % _attempts;
+                if (!IsFailure(kind))
+                {
+                    decided += n;
+                    _decidedBySegment[segment] += n;
+                }
+                else if (attempt == _attempts - 1)
+                {
+                    decided += n;
+                    failures += n;
+                    _decidedBySegment[segment] += n;
+                    _failuresBySegment[segment] += n;
+                }
+                else
+                {
+                    var failingAgain = _settings.StickyFaults ? n : Binomial(_random, n, _failureRate[segment]);
+                    _retrying[Kind(segment, attempt + 1, fails: true)] += failingAgain;
+                    _retrying[Kind(segment, attempt + 1, fails: false)] += n - failingAgain;
+                    _retryingTotal += n;
+                }
+            }
+
+            _decided += decided;
+            _failures += failures;
+            var counted = _stages[stage];
+            _stages[stage] = counted with { Decided = counted.Decided + decided, Failures = counted.Failures + failures };
+            if (!_changed && _settings.Change is { } change && _decided >= change.AfterOutcomes)
+            {
+                _changed = true;
+                Array.Fill(_failureRate, change.FailureRate);
             }
         }
 
-        /// <summary>
-        /// A Binomial(n, p) draw by inversion of the CDF from k = 0: about n·p + 1 steps, one uniform. Falls back to
-        /// n Bernoulli draws where q^n would underflow or the walk would be long.
-        /// </summary>
-        private static long Binomial(Random random, long n, double p)
+        private RolloutSimulationResult Result(bool halted, int stage)
         {
-            if (p <= 0)
+            FailureBlame? blame = null;
+            if (halted)
             {
-                return 0;
-            }
-
-            if (p >= 1)
-            {
-                return n;
-            }
-
-            var q = 1 - p;
-            var probability = Math.Pow(q, n);
-            if (probability < 1e-200 || n * p > 64)
-            {
-                long count = 0;
-                for (long i = 0; i < n; i++)
+                var tally = new CohortAttribution.Tally();
+                for (var s = 0; s < _fleet.Length; s++)
                 {
-                    count += random.NextDouble() < p ? 1 : 0;
+                    tally.Add(_fleet[s].Cohort, _decidedBySegment[s], _failuresBySegment[s], _fleet[s].ErrorCode);
                 }
 
-                return count;
+                blame = tally.Blame();
             }
 
+            return new(halted, _decided, _failures, stage, _exposed,
+                _settings.DeviceCount == 0 ? 0 : 100.0 * _exposed / _settings.DeviceCount,
+                blame, HaltEvaluation.Evaluate(_settings.Halt, _stages));
+        }
+    }
+
+    /// <summary>
+    /// Which kinds the next <paramref name="batch"/> items come from, drawn without replacement from
+    /// <paramref name="available"/> (a multivariate hypergeometric draw): kind by kind, each a hypergeometric draw
+    /// from what is left, the most plentiful kind taking the rest.
+    /// </summary>
+    private static void TakeBatch(Random random, long[] available, long availableTotal, long batch, long[] taken)
+    {
+        Array.Clear(taken);
+        var largest = 0;
+        for (var k = 1; k < available.Length; k++)
+        {
+            largest = available[k] > available[largest] ? k : largest;
+        }
+
+        var left = availableTotal;
+        var toTake = batch;
+        for (var k = 0; k < available.Length && toTake > 0; k++)
+        {
+            if (k == largest || available[k] == 0)
+            {
+                continue;
+            }
+
+            taken[k] = Hypergeometric(random, left, available[k], toTake);
+            left -= available[k];
+            toTake -= taken[k];
+        }
+
+        taken[largest] += toTake;
+    }
+
+    /// <summary>
+    /// How many of <paramref name="draws"/> items drawn without replacement from <paramref name="population"/> are
+    /// among its <paramref name="marked"/>: by inversion from 0 when P(0) is representable, else one item at a time.
+    /// </summary>
+    private static long Hypergeometric(Random random, long population, long marked, long draws)
+    {
+        if (marked == 0 || draws == 0)
+        {
+            return 0;
+        }
+
+        if (marked == population)
+        {
+            return draws;
+        }
+
+        // P(0) = Π (population − marked − i) / (population − i) over the draws.
+        var probability = 1.0;
+        for (long i = 0; i < draws && probability > 1e-280; i++)
+        {
+            probability *= (double)(population - marked - i) / (population - i);
+        }
+
+        if (probability > 1e-280)
+        {
             var u = random.NextDouble();
             var cumulative = probability;
             long k = 0;
-            while (u >= cumulative && k < n)
+            var most = Math.Min(draws, marked);
+            while (u >= cumulative && k < most)
             {
-                probability *= p / q * (n - k) / (k + 1);
+                // P(k + 1) / P(k) = (marked − k)(draws − k) / ((k + 1)(population − marked − draws + k + 1))
+                probability *= (double)(marked - k) * (draws - k) / ((k + 1) * (double)(population - marked - draws + k + 1));
                 k++;
                 cumulative += probability;
             }
@@ -246,21 +441,80 @@ public static class RolloutSimulation
             return k;
         }
 
-        /// <summary>Exclusive end index of each segment's id range, by share of the whole; the last ends at the fleet's end.</summary>
-        private static long[] SegmentEnds(ImmutableArray<FleetSegment> fleet, int deviceCount)
+        long count = 0;
+        for (long i = 0; i < draws; i++)
         {
-            var totalShare = fleet.Sum(s => s.Share);
-            var ends = new long[fleet.Length];
-            var cumulative = 0.0;
-            for (var s = 0; s < fleet.Length; s++)
+            if (random.NextInt64(population - i) < marked - count)
             {
-                cumulative += fleet[s].Share;
-                ends[s] = s == fleet.Length - 1 || totalShare <= 0
-                    ? deviceCount
-                    : (long)Math.Round(deviceCount * cumulative / totalShare, MidpointRounding.AwayFromZero);
+                count++;
             }
-
-            return ends;
         }
+
+        return count;
+    }
+
+    /// <summary>
+    /// A Binomial(n, p) draw by inversion of the CDF from k = 0, about n·min(p, 1 − p) + 1 steps: by symmetry for
+    /// p &gt; ½, and in chunks small enough that q^chunk stays far from underflow.
+    /// </summary>
+    private static long Binomial(Random random, long n, double p)
+    {
+        if (p <= 0 || n == 0)
+        {
+            return 0;
+        }
+
+        if (p >= 1)
+        {
+            return n;
+        }
+
+        if (p > 0.5)
+        {
+            return n - Binomial(random, n, 1 - p);
+        }
+
+        var chunk = Math.Max(1, (long)(200 / p));
+        long count = 0;
+        for (var left = n; left > 0; left -= chunk)
+        {
+            count += BinomialByInversion(random, Math.Min(left, chunk), p);
+        }
+
+        return count;
+    }
+
+    private static long BinomialByInversion(Random random, long n, double p)
+    {
+        var q = 1 - p;
+        var probability = Math.Exp(n * Math.Log(q));
+        var u = random.NextDouble();
+        var cumulative = probability;
+        long k = 0;
+        while (u >= cumulative && k < n)
+        {
+            probability *= p / q * (n - k) / (k + 1);
+            k++;
+            cumulative += probability;
+        }
+
+        return k;
+    }
+
+    /// <summary>Exclusive end index of each segment's id range, by share of the whole; the last ends at the fleet's end.</summary>
+    private static long[] SegmentEnds(ImmutableArray<FleetSegment> fleet, int deviceCount)
+    {
+        var totalShare = fleet.Sum(s => s.Share);
+        var ends = new long[fleet.Length];
+        var cumulative = 0.0;
+        for (var s = 0; s < fleet.Length; s++)
+        {
+            cumulative += fleet[s].Share;
+            ends[s] = s == fleet.Length - 1 || totalShare <= 0
+                ? deviceCount
+                : (long)Math.Round(deviceCount * cumulative / totalShare, MidpointRounding.AwayFromZero);
+        }
+
+        return ends;
     }
 }

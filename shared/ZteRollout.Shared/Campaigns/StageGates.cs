@@ -56,6 +56,33 @@ public static class StageGates
         return new StageGateVerdict(false, string.Join("; ", missing));
     }
 
+    /// <summary>
+    /// The gate over devices, each counted once: <see cref="StageOutcomes.Decided"/> must reach the gate's count, and
+    /// the success rate is judged over every offered device with those still in flight counted as not succeeded, so
+    /// the order results arrive in cannot open the gate early (it is a lower bound on the rate the devices end at).
+    /// </summary>
+    public static StageGateVerdict Evaluate(StagePlan stage, DateTimeOffset stageStartedAt, DateTimeOffset now, StageOutcomes devices)
+    {
+        if (devices.Undecided == 0)
+        {
+            return Evaluate(stage, stageStartedAt, now, devices.Decided, devices.Succeeded);
+        }
+
+        var soaked = now > stageStartedAt ? now - stageStartedAt : TimeSpan.Zero;
+        var soakMet = soaked >= stage.MinSoak;
+        var countMet = devices.Decided >= stage.GateMinCompleted;
+        var rate = (double)devices.Succeeded / devices.Offered;
+        var rateMet = rate >= stage.GateMinSuccessRate;
+        var soakText = $"soaked {FormatDuration(soaked)} of {FormatDuration(stage.MinSoak)}";
+        var countText = Invariant($"{devices.Decided} of {stage.GateMinCompleted} completed");
+        var rateText = Invariant(
+            $"success {rate:0.0%} {(rateMet ? "≥" : "<")} {stage.GateMinSuccessRate:0.0%} ({devices.Succeeded} of {devices.Offered} offered, {devices.Undecided} in flight counted as not succeeded)");
+        string[] parts = soakMet && countMet && rateMet
+            ? [soakText, countText, rateText]
+            : [.. new[] { (soakMet, soakText), (countMet, countText), (rateMet, rateText) }.Where(p => !p.Item1).Select(p => p.Item2)];
+        return new StageGateVerdict(soakMet && countMet && rateMet, string.Join("; ", parts));
+    }
+
     /// <summary>Compact durations such as "1h30m" or "45s", whole seconds (a soak is never judged finer); zero is "0s".</summary>
     internal static string FormatDuration(TimeSpan duration)
     {

@@ -87,7 +87,17 @@ public static class InstallLifecycle
 public static class DeviceIdentity
 {
     public const int MaxIdLength = 128;
-    private const string TokenPrefix = "zdt1";
+
+    /// <summary>Tokens of the first format: the device id and a random secret, checked only by the device grain.</summary>
+    public const string UnsignedTokenPrefix = "zdt1";
+
+    /// <summary>
+    /// Tokens whose secret carries a MAC by the gateways' device-token key (gateway/ZteRollout.Gateway/Auth/DeviceTokenMac.cs),
+    /// so a gateway refuses a token the server did not issue without asking any grain.
+    /// </summary>
+    public const string SignedTokenPrefix = "zdt2";
+
+    private const string TokenPrefix = UnsignedTokenPrefix;
 
     /// <summary>Returns null when the id is acceptable, else what is wrong with it.</summary>
     public static string? ValidateId(string? id)
@@ -113,7 +123,10 @@ public static class DeviceIdentity
         return null;
     }
 
-    /// <summary>A fresh token: the device id and 32 random bytes. The secret is shown once and stored only hashed.</summary>
+    /// <summary>
+    /// A fresh unsigned (first-format) token: the device id and 32 random bytes. Gateways issue signed tokens instead
+    /// and accept these only with <c>Rollout:Gateway:AcceptUnsignedDeviceTokens</c> (docs/security.md, migration).
+    /// </summary>
     public static string NewToken(string deviceId) =>
         $"{TokenPrefix}:{deviceId}:{Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32))}";
 
@@ -127,7 +140,7 @@ public static class DeviceIdentity
         }
 
         var parts = token.Split(':');
-        if (parts.Length != 3 || parts[0] != TokenPrefix || ValidateId(parts[1]) is not null || parts[2].Length < 16)
+        if (parts.Length != 3 || parts[0] is not (UnsignedTokenPrefix or SignedTokenPrefix) || ValidateId(parts[1]) is not null || parts[2].Length < 16)
         {
             return false;
         }

@@ -21,6 +21,13 @@ public static class OfferCloseCodes
 
     /// <summary>CANCELED: the campaign was halted before the device started downloading.</summary>
     public const string WithdrawnHalted = "WITHDRAWN_CAMPAIGN_HALTED";
+
+    /// <summary>
+    /// FAILED report of a generated delta whose base image the device does not hold (its active slot hashes otherwise):
+    /// the offer is closed as CANCELED with this code (the server chose a package that does not fit; not an install
+    /// failure, no retry attempt spent) and the device is offered the FULL next.
+    /// </summary>
+    public const string DeltaBaseImageMismatch = "E_DELTA_BASE_SHA256";
 }
 
 /// <summary>What becomes of a device's open offer when the device checks in.</summary>

@@ -164,6 +164,10 @@ public sealed record CampaignCounts(
     [Id(9)]
     public long Waiting { get; init; }
 
+    /// <summary>Failed devices (latest status) that will get another offer: their result is not final yet.</summary>
+    [Id(10)]
+    public long RetryPending { get; init; }
+
     /// <summary>Devices that finished (succeeded or failed, latest status).</summary>
     public long Finished => Succeeded + Failed + RolledBack + TimedOut;
 
@@ -173,7 +177,7 @@ public sealed record CampaignCounts(
     public CampaignCounts Add(CampaignCounts o) => new(
         Offered + o.Offered, InProgress + o.InProgress, Installed + o.Installed, Succeeded + o.Succeeded, Failed + o.Failed,
         RolledBack + o.RolledBack, TimedOut + o.TimedOut, Deferred + o.Deferred, Canceled + o.Canceled)
-    { Waiting = Waiting + o.Waiting };
+    { Waiting = Waiting + o.Waiting, RetryPending = RetryPending + o.RetryPending };
 }
 
 /// <summary>Where a device stands in a campaign, as counted.</summary>

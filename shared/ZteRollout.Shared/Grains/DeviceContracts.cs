@@ -47,6 +47,13 @@ public interface IDeviceGrain : IGrainWithStringKey
     Task ExpireOfferAsync(string offerId);
 
     /// <summary>
+    /// Why each campaign of the silo's snapshot does or does not offer the device now, judged by the check-in's own
+    /// code over the facts of its last check-in; changes nothing (not even a rate limit token).
+    /// </summary>
+    [Alias("Explain")]
+    Task<DeviceExplanation> ExplainAsync();
+
+    /// <summary>
     /// A check-in for an agent that sends no facts with its poll (hawkBit DDI): decides on the stored facts exactly as
     /// <see cref="CheckInAsync"/> does. With <paramref name="presentedHash"/> it verifies the secret first and returns
     /// null (changing nothing) when it is not this device's; without, the caller verified it lately.
@@ -136,6 +143,14 @@ public sealed record OfferRecord(
     /// </summary>
     [Id(17)]
     public BootSlot SourceSlot { get; init; }
+
+    /// <summary>How the device applies the package: null as it is, <c>zstd-patch-1</c> for a generated delta.</summary>
+    [Id(20)]
+    public string? DeltaFormat { get; init; }
+
+    /// <summary>DOWNLOADING progress reports taken for this offer; bounded by <c>Rollout:Silo:MaxProgressReportsPerOffer</c>.</summary>
+    [Id(18)]
+    public int ProgressReports { get; init; }
 }
 
 /// <summary>The blob a download may read.</summary>
@@ -176,3 +191,19 @@ public sealed record DeviceView(
     [property: Id(5)] ImmutableArray<OfferRecord> History,
     [property: Id(6)] string? CurrentVersion,
     [property: Id(7)] BootSlot ActiveSlot);
+
+/// <summary>Why the device would or would not get an offer at a check-in now: an overall answer, then one line per campaign.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DeviceExplanation")]
+public sealed record DeviceExplanation(
+    [property: Id(0)] string DeviceId,
+    [property: Id(1)] string Summary,
+    [property: Id(2)] ImmutableArray<CampaignExplanation> Campaigns,
+    [property: Id(3)] long SnapshotVersion);
+
+/// <summary>One campaign's verdict for a device; <see cref="Stage"/> is the 0-based stage of its bucket, −1 when not computed.</summary>
+[GenerateSerializer, Immutable, Alias("zte.CampaignExplanation")]
+public sealed record CampaignExplanation(
+    [property: Id(0)] string CampaignId,
+    [property: Id(1)] Campaigns.OfferVerdict Verdict,
+    [property: Id(2)] string Detail,
+    [property: Id(3)] int Stage);

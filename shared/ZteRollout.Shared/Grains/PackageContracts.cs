@@ -21,7 +21,47 @@ public interface IPackageCatalogGrain : IGrainWithIntegerKey
     [Alias("List")]
     Task<ImmutableArray<PackageRecord>> ListAsync(string? model);
 
+    /// <summary>
+    /// Signs and stores a delta the server generated for <paramref name="job"/>'s pair (bytes already in the blob
+    /// store): a DELTA package in format <c>zstd-patch-1</c> with the base and target SHA-256 in its manifest. The same
+    /// bytes again return the stored package; another delta already in the pair's slot is AlreadyExists.
+    /// </summary>
+    [Alias("RegisterGeneratedDelta")]
+    Task<PackageRecord> RegisterGeneratedDeltaAsync(DeltaJob job, long size, string sha256, int windowLog);
+
     /// <summary>The public half of the manifest signing key, PEM.</summary>
     [Alias("GetSigningKey")]
     Task<string> GetSigningKeyAsync();
 }
+
+/// <summary>
+/// The server's delta generation: which (base FULL, target FULL) pairs are wanted and where each stands. Records
+/// requests durably and hands the builds to the silo's builder; it never calls the package catalog (the catalog calls
+/// it), so neither waits on the other. Key: 0.
+/// </summary>
+[Alias("zte.IDeltaGenerationGrain")]
+public interface IDeltaGenerationGrain : IGrainWithIntegerKey
+{
+    /// <summary>
+    /// Records that deltas for these pairs are wanted and starts their builds. A pair already recorded is not built
+    /// again (its job is returned as it stands); a failed one is queued again.
+    /// </summary>
+    [Alias("Request")]
+    Task<ImmutableArray<DeltaJob>> RequestAsync(ImmutableArray<DeltaPair> pairs, string requestedBy);
+
+    /// <summary>Jobs whose base or target is <paramref name="packageId"/> (all when null), with the progress of running builds.</summary>
+    [Alias("List")]
+    Task<ImmutableArray<DeltaJob>> ListAsync(string? packageId);
+
+    /// <summary>Wakes the grain after a silo start, so builds a restart interrupted are built again.</summary>
+    [Alias("Resume")]
+    Task ResumeAsync();
+
+    /// <summary>A builder's result for attempt <paramref name="attempt"/> of a job; a stale attempt's result is ignored.</summary>
+    [Alias("Complete")]
+    Task CompleteAsync(string key, int attempt, DeltaJob result);
+}
+
+/// <summary>A delta wanted from one FULL package to a newer one.</summary>
+[GenerateSerializer, Immutable, Alias("zte.DeltaPair")]
+public sealed record DeltaPair([property: Id(0)] PackageRecord Base, [property: Id(1)] PackageRecord Target);

@@ -49,6 +49,25 @@ public sealed record PackageManifest(
         init => _rollbackFrom = value;
     }
 
+    /// <summary>
+    /// For a delta the server generated: how to apply it (<see cref="ZstdPatch.Format"/>), null for a package applied
+    /// as it is (a FULL image, or a delta built elsewhere whose format only its uploader knows).
+    /// </summary>
+    [Id(20)]
+    public string? DeltaFormat { get; init; }
+
+    /// <summary>SHA-256 of the base image a delta patches; the device checks its active slot against it before writing.</summary>
+    [Id(21)]
+    public string? BaseSha256 { get; init; }
+
+    /// <summary>SHA-256 of the image a delta produces; the device checks the written slot against it.</summary>
+    [Id(22)]
+    public string? TargetSha256 { get; init; }
+
+    /// <summary>zstd window log of a <c>zstd-patch-1</c> delta: the applier needs 2^log bytes of window.</summary>
+    [Id(23)]
+    public int WindowLog { get; init; }
+
     /// <summary>Whether the manifest authorizes replacing <paramref name="current"/> with this (lower or equal) version.</summary>
     public bool AuthorizesDowngradeFrom(FirmwareVersion current) => AuthorizesDowngradeFrom(RollbackFrom, current);
 
@@ -70,7 +89,7 @@ public sealed record PackageManifest(
 /// <summary>
 /// Canonical encoding of a manifest: UTF-8 JSON, fields in a fixed order, no whitespace,
 /// models and rollback versions sorted ordinally. The same manifest always yields the same bytes.
-/// <c>securityVersion</c> and <c>rollbackFrom</c> are written only when set, so a manifest without them has the
+/// <c>securityVersion</c>, <c>rollbackFrom</c> and the delta fields are written only when set, so a manifest without them has the
 /// bytes (and signature) it had before they existed (docs/manifest.md).
 /// </summary>
 public static class ManifestCodec
@@ -117,6 +136,15 @@ public static class ManifestCodec
                 json.WriteEndArray();
             }
 
+            if (manifest.DeltaFormat is not null)
+            {
+                // Generated deltas only: older manifests keep their bytes.
+                json.WriteString("deltaFormat", manifest.DeltaFormat);
+                json.WriteString("baseSha256", manifest.BaseSha256);
+                json.WriteString("targetSha256", manifest.TargetSha256);
+                json.WriteNumber("windowLog", manifest.WindowLog);
+            }
+
             json.WriteEndObject();
         }
 
@@ -154,6 +182,10 @@ public static class ManifestCodec
                 RollbackFrom = root.TryGetProperty("rollbackFrom", out var from)
                     ? [.. from.EnumerateArray().Select(v => v.GetString() ?? throw new FormatException("rollbackFrom version is null."))]
                     : [],
+                DeltaFormat = root.TryGetProperty("deltaFormat", out var format) ? format.GetString() : null,
+                BaseSha256 = root.TryGetProperty("baseSha256", out var baseSha) ? baseSha.GetString() : null,
+                TargetSha256 = root.TryGetProperty("targetSha256", out var targetSha) ? targetSha.GetString() : null,
+                WindowLog = root.TryGetProperty("windowLog", out var window) ? window.GetInt32() : 0,
             };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)

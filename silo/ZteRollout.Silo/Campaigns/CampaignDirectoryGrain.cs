@@ -175,10 +175,14 @@ public sealed class CampaignDirectoryGrain(
         return Task.FromResult(snapshot.Version > knownVersion ? snapshot : null);
     }
 
-    /// <summary>A delta of the campaign's target version for one of the same models.</summary>
+    /// <summary>
+    /// A delta of the campaign's target version for one of the same models; a server-generated one must also produce
+    /// exactly the target's image.
+    /// </summary>
     public static bool IsDeltaOf(PackageRecord delta, ModelTarget target) =>
         delta.Manifest.Kind == PackageKind.Delta
         && FirmwareVersion.Parse(delta.Manifest.Version) == FirmwareVersion.Parse(target.Full.Manifest.Version)
+        && (delta.Manifest.TargetSha256 is null || delta.Manifest.TargetSha256 == target.Full.Manifest.Sha256)
         && target.Deltas.All(d => d.PackageId != delta.PackageId);
 
     private static CampaignSnapshot SnapshotOf(CampaignDirectoryState s) =>

@@ -58,20 +58,34 @@ internal sealed class CampaignFigures
             .GroupBy(e => e.Key)
             .ToImmutableDictionary(g => g.Key, g => g.Sum(e => e.Value));
 
-    /// <summary>Outcomes the halt policy judges: those since an SRE last resumed the campaign from a halt.</summary>
-    public (long Completed, long Failures) HaltWindow(CampaignGrainState s)
+    /// <summary>Each stage's devices, each once with its final result (a failure awaiting its retry is undecided).</summary>
+    public StageOutcomes[] Outcomes(int stages) => [.. StageCounts(stages).Take(stages).Select(StageOutcomes.Of)];
+
+    /// <summary>
+    /// What the halt policy judges: per stage, the devices since an SRE last resumed the campaign from a halt (each
+    /// resume opens a new window and so spends α again; docs/design.md, "What the halt policies guarantee").
+    /// </summary>
+    public StageOutcomes[] HaltWindow(CampaignGrainState s)
     {
-        var (completed, failures) = Attempts();
-        return (completed - s.HaltBaselineCompleted, failures - s.HaltBaselineFailures);
+        var outcomes = Outcomes(s.Plan!.Stages.Length);
+        for (var i = 0; i < outcomes.Length; i++)
+        {
+            outcomes[i] = outcomes[i].Since(i < s.HaltBaselines.Count ? s.HaltBaselines[i] : null);
+        }
+
+        return outcomes;
     }
 
-    /// <summary>The current stage's gate over the campaign's outcomes so far (latest status of every device).</summary>
+    /// <summary>
+    /// The current stage's gate over the campaign's devices so far: decided devices count once with their final
+    /// result, and one still in flight counts as not succeeded, so successes reporting first cannot open a gate early.
+    /// </summary>
     public StageGateVerdict Gate(CampaignGrainState s, DateTimeOffset now)
     {
         var plan = s.Plan!;
-        var totals = Totals(plan.Stages.Length);
+        var total = Outcomes(plan.Stages.Length).Aggregate(StageOutcomes.None, (a, b) => a.Add(b));
         var startedAt = s.CurrentStage < s.StageStartedAt.Count ? s.StageStartedAt[s.CurrentStage] : null;
-        return StageGates.Evaluate(plan.Stages[s.CurrentStage], startedAt ?? now, now, totals.Finished, totals.Succeeded);
+        return StageGates.Evaluate(plan.Stages[s.CurrentStage], startedAt ?? now, now, total);
     }
 
     /// <summary>
@@ -97,7 +111,6 @@ internal sealed class CampaignFigures
         var plan = s.Plan!;
         var (completed, failures) = Attempts();
         var stageCounts = StageCounts(plan.Stages.Length);
-        var (windowCompleted, windowFailures) = HaltWindow(s);
         var live = s.State is CampaignState.Running or CampaignState.Paused or CampaignState.Halted;
         return new CampaignView(campaignId, plan, s.State, s.CreatedAt, [.. s.Audit], stageCounts.Aggregate(CampaignCounts.Zero, (a, b) => a.Add(b)))
         {
@@ -112,7 +125,7 @@ internal sealed class CampaignFigures
             GateStatus = live ? Gate(s, now).Explanation : string.Empty,
             StatusVersion = (s.Audit.Count * 1_000_000L) + Version,
             HaltStatistic = plan.Halt.Sequential is { } sequential
-                ? HaltEvaluation.LogLikelihoodRatio(sequential, windowCompleted, windowFailures)
+                ? HaltEvaluation.Evaluate(plan.Halt with { Threshold = null }, HaltWindow(s)).LogLikelihoodRatio ?? 0
                 : 0,
         };
     }

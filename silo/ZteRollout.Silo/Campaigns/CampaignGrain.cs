@@ -137,7 +137,7 @@ public sealed class CampaignGrain(
         Require("resume", CampaignState.Paused, CampaignState.Halted);
         if (S.State == CampaignState.Halted)
         {
-            (S.HaltBaselineCompleted, S.HaltBaselineFailures) = _figures.Attempts();
+            S.HaltBaselines = [.. _figures.Outcomes(S.Plan!.Stages.Length).Select(o => o.Baseline())];
         }
 
         S.Halt = null;
@@ -405,8 +405,7 @@ public sealed class CampaignGrain(
     private async Task EvaluateAsync()
     {
         var plan = S.Plan!;
-        var (completed, failures) = _figures.HaltWindow(S);
-        var verdict = HaltEvaluation.Evaluate(plan.Halt, completed, failures);
+        var verdict = HaltEvaluation.Evaluate(plan.Halt, _figures.HaltWindow(S));
         if (verdict.ShouldHalt)
         {
             await HaltInternalAsync("policy:" + verdict.Policy, verdict.Explanation, Figures());

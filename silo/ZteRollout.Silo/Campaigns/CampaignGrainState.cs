@@ -31,10 +31,7 @@ public sealed class CampaignGrainState
     [Id(7)]
     public DateTimeOffset? StartedAt { get; set; }
 
-    /// <summary>
-    /// Attempt totals when an SRE last resumed a halted campaign. The halt policy judges only outcomes after it:
-    /// a resume says the cause was dealt with, and judging the old failures again would re-halt at once.
-    /// </summary>
+    /// <summary>Attempt totals at the last resume from a halt, as judged before issue 9; superseded by <see cref="HaltBaselines"/>.</summary>
     [Id(8)]
     public long HaltBaselineCompleted { get; set; }
 
@@ -47,6 +44,13 @@ public sealed class CampaignGrainState
     /// </summary>
     [Id(10)]
     public List<AppliedRequest> Requests { get; set; } = [];
+
+    /// <summary>
+    /// Each stage's figures when an SRE last resumed a halted campaign. The halt policy judges only devices after it:
+    /// a resume says the cause was dealt with, and judging the old failures again would re-halt at once.
+    /// </summary>
+    [Id(11)]
+    public List<StageBaseline> HaltBaselines { get; set; } = [];
 
     /// <summary>A copy for reads: what was stored, whatever the grain changes next.</summary>
     public CampaignGrainState Copy() => new()
@@ -62,6 +66,7 @@ public sealed class CampaignGrainState
         HaltBaselineCompleted = HaltBaselineCompleted,
         HaltBaselineFailures = HaltBaselineFailures,
         Requests = [.. Requests],
+        HaltBaselines = [.. HaltBaselines],
     };
 }
 

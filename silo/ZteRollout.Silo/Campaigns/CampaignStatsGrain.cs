@@ -213,6 +213,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
             }
 
             _perStage[stage].Add(entry.Outcome, sign);
+            _perStage[stage].AddRetryPending(entry.RetryPending ? sign : 0);
             var completed = entry.FailedAttempts + (entry.Outcome == DeviceOutcome.Succeeded ? 1 : 0);
             _completedAttempts += sign * completed;
             _failedAttempts += sign * entry.FailedAttempts;
@@ -274,7 +275,9 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     private sealed class MutableCounts
     {
-        private long _offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled, _waiting;
+        private long _offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled, _waiting, _retryPending;
+
+        public void AddRetryPending(int sign) => _retryPending += sign;
 
         public void Add(DeviceOutcome outcome, int sign)
         {
@@ -296,6 +299,6 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
         }
 
         public CampaignCounts ToCounts() =>
-            new(_offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled) { Waiting = _waiting };
+            new(_offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled) { Waiting = _waiting, RetryPending = _retryPending };
     }
 }

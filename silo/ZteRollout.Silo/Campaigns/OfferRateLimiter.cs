@@ -26,7 +26,12 @@ public sealed class OfferRateLimiter(RolloutClock clock, IClusterMembershipServi
         return Math.Min(limit.MaxOffersPerMinute, initial * Math.Pow(2, Math.Min(doublings, 62)));
     }
 
-    public bool TryAcquire(ActiveCampaign campaign)
+    public bool TryAcquire(ActiveCampaign campaign) => Check(campaign, take: true);
+
+    /// <summary>Whether <see cref="TryAcquire"/> would let an offer through now, without taking its token (for explanations).</summary>
+    public bool HasRoom(ActiveCampaign campaign) => Check(campaign, take: false);
+
+    private bool Check(ActiveCampaign campaign, bool take)
     {
         if (campaign.RateLimit is not { } limit)
         {
@@ -37,7 +42,7 @@ public sealed class OfferRateLimiter(RolloutClock clock, IClusterMembershipServi
         var now = clock.UtcNow;
         var perSecond = LimitPerMinute(limit, campaign.RampStartedAt, now) / 60.0 / silos;
         var bucket = _buckets.GetOrAdd(campaign.CampaignId, _ => new Bucket(now));
-        return bucket.TryTake(now, perSecond);
+        return bucket.TryTake(now, perSecond, take);
     }
 
     /// <summary>Tokens refill continuously; the burst is one second's worth (at least one token).</summary>
@@ -47,7 +52,7 @@ public sealed class OfferRateLimiter(RolloutClock clock, IClusterMembershipServi
         private DateTimeOffset _updated = now;
         private double _tokens = 1;
 
-        public bool TryTake(DateTimeOffset now, double perSecond)
+        public bool TryTake(DateTimeOffset now, double perSecond, bool take)
         {
             lock (_gate)
             {
@@ -60,7 +65,7 @@ public sealed class OfferRateLimiter(RolloutClock clock, IClusterMembershipServi
                     return false;
                 }
 
-                _tokens -= 1;
+                _tokens -= take ? 1 : 0;
                 return true;
             }
         }

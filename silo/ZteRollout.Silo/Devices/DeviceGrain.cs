@@ -133,7 +133,8 @@ public sealed class DeviceGrain(
             dirty = true;
         }
 
-        var check = OfferSelection.Decide(new DeviceContext(DeviceId, S.Tags, facts), snapshot, c => MayOffer(c, now), _buckets);
+        var context = new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas };
+        var check = OfferSelection.Decide(context, snapshot, c => HeldBy(c, now, describe: false), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
         {
             if (!S.Outcomes.ContainsKey(campaign.CampaignId))
@@ -198,13 +199,13 @@ public sealed class DeviceGrain(
         RequireRegistered();
         if (S.Offer is not { } offer || offer.OfferId != offerId)
         {
-            throw RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'");
+            throw await RefusalAsync(RolloutException.PermissionDenied($"device '{DeviceId}' holds no offer '{offerId}'"));
         }
 
         await WithdrawIfHaltedAsync(offer);
         if (InstallLifecycle.IsTerminal(offer.Status))
         {
-            throw Closed(offer, $"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer");
+            throw await RefusalAsync(Closed(offer, $"offer '{offerId}' is {Name(offer.Status)}; downloads need an open offer"));
         }
 
         if (clock.UtcNow > offer.Deadline)
@@ -232,15 +233,31 @@ public sealed class DeviceGrain(
                     return new ReportResult(old.Status, Duplicate: true);
                 }
 
-                throw Closed(old, $"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports");
+                throw await RefusalAsync(Closed(old, $"offer '{old.OfferId}' is {Name(old.Status)}; it takes no more reports"));
             }
 
-            throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'");
+            throw await RefusalAsync(RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'"));
         }
 
         if (offer.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(offer, report))
         {
             return new ReportResult(offer.Status, Duplicate: true);
+        }
+
+        if (report is { Step: OfferStatus.Failed, ErrorCode: OfferCloseCodes.DeltaBaseImageMismatch } && offer.DeltaFormat is not null
+            && InstallLifecycle.CanMove(offer.Status, OfferStatus.Failed))
+        {
+            // The device's slot is not the delta's base: the FULL fits it. Withdrawn (no failure, no retry spent) and
+            // remembered, so the next check-in offers the FULL.
+            if (!S.RefusedDeltas.Contains(offer.PackageId))
+            {
+                S.RefusedDeltas.Add(offer.PackageId);
+            }
+
+            Withdraw(OfferCloseCodes.DeltaBaseImageMismatch, clock.UtcNow);
+            S.Offer = S.Offer! with { AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId) };
+            await StoreAndDeliverAsync();
+            return new ReportResult(S.Offer.Status, Duplicate: false);
         }
 
         if (report.Step != OfferStatus.Failed)
@@ -251,6 +268,12 @@ public sealed class DeviceGrain(
 
         if (report.Step == OfferStatus.Downloading && offer.Status == OfferStatus.Downloading)
         {
+            if (offer.ProgressReports >= options.Value.MaxProgressReportsPerOffer)
+            {
+                throw RolloutException.ResourceExhausted(
+                    $"offer '{offer.OfferId}' took its limit of {options.Value.MaxProgressReportsPerOffer} DOWNLOADING progress reports; report the next step");
+            }
+
             // Progress within the download changes nothing that must survive a crash (the device resumes from its own
             // offset): kept in memory, acknowledged without a transaction, stored with the next real change.
             S.Offer = offer with
@@ -258,6 +281,7 @@ public sealed class DeviceGrain(
                 BytesDownloaded = Math.Max(offer.BytesDownloaded, report.BytesDownloaded),
                 UpdatedAt = clock.UtcNow,
                 AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId),
+                ProgressReports = offer.ProgressReports + 1,
             };
             return new ReportResult(offer.Status, Duplicate: false);
         }
@@ -270,7 +294,7 @@ public sealed class DeviceGrain(
 
         if (!InstallLifecycle.CanMove(offer.Status, report.Step))
         {
-            throw Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}");
+            throw await RefusalAsync(Closed(offer, $"offer '{offer.OfferId}' is {Name(offer.Status)}; it cannot move to {Name(report.Step)}"));
         }
 
         if (report.Step == OfferStatus.Succeeded)
@@ -306,6 +330,63 @@ public sealed class DeviceGrain(
         // Ack means durable: the report and its outcome event are stored before the device hears back.
         await StoreAndDeliverAsync();
         return new ReportResult(S.Offer.Status, Duplicate: false);
+    }
+
+    public async Task<DeviceExplanation> ExplainAsync()
+    {
+        RequireRegistered();
+        var snapshot = await snapshots.GetAsync();
+        if (S.Facts is not { } facts)
+        {
+            return new DeviceExplanation(DeviceId, "never checked in: offers are decided at a check-in, from the facts it reports", [], snapshot.Version);
+        }
+
+        var now = clock.UtcNow;
+        var judged = OfferSelection.Explain(new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas }, snapshot, c => HeldBy(c, now, describe: true), rateLimiter.HasRoom);
+        var campaigns = judged.Select(j => new CampaignExplanation(j.Campaign.CampaignId, j.Judgement.Verdict, j.Judgement.Detail, j.Judgement.Stage));
+        return new DeviceExplanation(DeviceId, Summarize(snapshot, facts, judged, now), [.. campaigns], snapshot.Version);
+    }
+
+    /// <summary>The overall answer, in the order the check-in applies its rules: open offer, freeze, version, then the campaigns.</summary>
+    private string Summarize(CampaignSnapshot snapshot, DeviceFacts facts, ImmutableArray<(ActiveCampaign Campaign, CampaignJudgement Judgement)> judged, DateTimeOffset now)
+    {
+        var asOf = $"as of its last check-in ({S.LastCheckIn:O}, version {facts.CurrentVersion})";
+        if (S.Offer is { } open && !InstallLifecycle.IsTerminal(open.Status))
+        {
+            var review = OpenOfferReview.Review(open, facts.CurrentVersion, snapshot.Find(open.CampaignId), now);
+            if (review == OpenOfferVerdict.Keep)
+            {
+                return $"holds open offer '{open.OfferId}' of campaign '{open.CampaignId}' ({Name(open.Status)}, deadline {open.Deadline:O}): one offer at a time, nothing new until it ends";
+            }
+
+            var (closing, _) = OpenOfferReview.Closing(review);
+            return $"open offer '{open.OfferId}' of campaign '{open.CampaignId}' ends as {Name(closing)} at the next check-in ({review}), which then decides afresh {asOf}";
+        }
+
+        if (snapshot.Frozen)
+        {
+            return "the fleet is frozen: no campaign makes a new offer until an SRE unfreezes it";
+        }
+
+        if (!Shared.Versions.FirmwareVersion.TryParse(facts.CurrentVersion, out _, out var problem))
+        {
+            return $"its reported version '{facts.CurrentVersion}' cannot be read ({problem}): no campaign is judged";
+        }
+
+        foreach (var (campaign, judgement) in judged)
+        {
+            switch (judgement.Verdict)
+            {
+                case OfferVerdict.Offer:
+                    return $"campaign '{campaign.CampaignId}' would offer it {asOf}";
+                case OfferVerdict.Deferred:
+                    return $"campaign '{campaign.CampaignId}' applies but defers it {asOf}: {judgement.Detail}";
+                case OfferVerdict.RateLimited:
+                    return $"campaign '{campaign.CampaignId}' applies but its offer rate limit has no room now; the device is told to ask again within {RateLimitedRetrySeconds} s";
+            }
+        }
+
+        return judged.IsEmpty ? "no campaign is running" : $"no campaign offers it anything now {asOf}";
     }
 
     public async Task<StoredFactsCheckIn?> CheckInWithStoredFactsAsync(byte[]? presentedHash)
@@ -497,26 +578,40 @@ public sealed class DeviceGrain(
         && Bucketing.IsExposed(Bucketing.BucketOf(campaign.Salt, DeviceId), campaign.ExposurePercent);
 
     /// <summary>
-    /// Whether the campaign may offer the device its update now: never after a success; after a failure only while
-    /// the retry budget lasts, for a retryable error code, once the backoff has passed.
+    /// Why the device's own history holds the campaign back now, or null when it may be offered: never after a
+    /// success; after a failure only while the retry budget lasts, for a retryable error code, once the backoff has
+    /// passed. Without <paramref name="describe"/> (the check-in) the reason is only null or not.
     /// </summary>
-    private bool MayOffer(ActiveCampaign campaign, DateTimeOffset now)
+    private string? HeldBy(ActiveCampaign campaign, DateTimeOffset now, bool describe)
     {
         var last = S.Outcomes.GetValueOrDefault(campaign.CampaignId);
         if (last == DeviceOutcome.Succeeded)
         {
-            return false;
+            return "the device already succeeded in this campaign";
         }
 
         if (!OutcomeEvent.IsFailure(last))
         {
-            return true;
+            return null;
         }
 
         var attempts = S.Attempts.GetValueOrDefault(campaign.CampaignId) ?? new CampaignAttempts(1, null, null);
-        return attempts.Offers < campaign.Retry.MaxAttempts
-            && campaign.Retry.IsRetryable(attempts.LastErrorCode)
-            && (attempts.LastFailureAt is null || now >= attempts.LastFailureAt + campaign.Retry.Backoff);
+        if (attempts.Offers >= campaign.Retry.MaxAttempts)
+        {
+            return describe ? $"retry budget spent: {attempts.Offers} of {campaign.Retry.MaxAttempts} attempts used" : string.Empty;
+        }
+
+        if (!campaign.Retry.IsRetryable(attempts.LastErrorCode))
+        {
+            return describe ? $"last failure {attempts.LastErrorCode ?? "E_UNSPECIFIED"} is not retryable" : string.Empty;
+        }
+
+        if (attempts.LastFailureAt is { } failedAt && now < failedAt + campaign.Retry.Backoff)
+        {
+            return describe ? $"retry backoff until {failedAt + campaign.Retry.Backoff:O} (attempt {attempts.Offers + 1} of {campaign.Retry.MaxAttempts})" : string.Empty;
+        }
+
+        return null;
     }
 
     private OfferRecord NewOffer(OfferDecision.Offer offer, DateTimeOffset now)
@@ -541,6 +636,7 @@ public sealed class DeviceGrain(
         {
             Stage = offer.Stage,
             SourceSlot = S.Facts.ActiveSlot,
+            DeltaFormat = package.Manifest.DeltaFormat,
         };
     }
 
@@ -566,6 +662,23 @@ public sealed class DeviceGrain(
         Close(OfferStatus.Canceled, code, now);
     }
 
+    /// <summary>
+    /// Returns <paramref name="refusal"/> once storage confirms this activation's state is current. While membership
+    /// changes (a silo died with its part of Orleans' grain directory) a device can briefly have two activations, and
+    /// the other one may have stored steps this one never saw: a request that does not fit this activation's state
+    /// may fit the stored one. So before a device is told it is wrong, the stored state is read; if another
+    /// activation wrote since, the call fails as a storage conflict instead — <see cref="Hosting.StorageFailureFilter"/>
+    /// drops this activation and the gateway retries on one that reads what is stored. Only refusals pay the read.
+    /// </summary>
+    private async Task<Exception> RefusalAsync(Exception refusal)
+    {
+        var known = state.Etag;
+        await state.ReadStateAsync();
+        return state.Etag == known
+            ? refusal
+            : new Orleans.Storage.InconsistentStateException($"device '{DeviceId}': another activation stored newer state; this one steps aside", known, state.Etag);
+    }
+
     /// <summary>Records an outcome: its ledger row goes with the next write, its event to the shard once stored.</summary>
     private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage) =>
         Outbox.Record(S, campaignId, outcome, errorCode, stage, clock.UtcNow, snapshots.Current?.Find(campaignId)?.Retry);
@@ -574,11 +687,12 @@ public sealed class DeviceGrain(
 
     /// <summary>
     /// One durable write — the device's state with its registry and ledger rows, in a transaction shared with other
-    /// grains' writes — then the stored events to the stats shards (memory only, no I/O there).
+    /// grains' writes — then the stored events to the stats shards (memory only, no I/O there), waited for only up to
+    /// <see cref="RolloutSiloOptions.OutcomeDeliveryWait"/>.
     /// </summary>
     private async Task StoreAndDeliverAsync()
     {
         await state.WriteStateAsync();
-        await Outbox.DeliverAsync();
+        await Outbox.DeliverAsync(options.Value.OutcomeDeliveryWait, clock.Time);
     }
 }

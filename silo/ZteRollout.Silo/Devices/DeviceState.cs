@@ -89,6 +89,13 @@ public sealed class DeviceState : IRowCarrier
     /// <summary>The offer that was the device's latest when it last sent its attributes (DDI asks again after each one finishes).</summary>
     [Id(16)]
     public string? FactsSentAtOfferId { get; set; }
+
+    /// <summary>
+    /// Generated deltas the device refused because its base image is not the delta's base (a modified or corrupt
+    /// slot): it is offered the FULL instead from then on. Few, and only on such devices.
+    /// </summary>
+    [Id(20)]
+    public List<string> RefusedDeltas { get; set; } = [];
 }
 
 /// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>

@@ -54,6 +54,33 @@ public sealed class OutcomeOutbox(Grain device, IGrainFactory grains, string dev
     }
 
     /// <summary>
+    /// Sends the stored events to their shards, waiting for them at most <paramref name="wait"/>. The ack path calls
+    /// this after the write that made the outcome durable: normally the shards answer within milliseconds, and waiting
+    /// for them keeps the campaign's counts (and so its halts) right behind the devices' acks. A shard that cannot
+    /// answer soon — re-activating after its silo died, re-reading its ledger rows, on a silo not yet declared dead —
+    /// must not hold the device's ack for Orleans' whole response timeout, though: the outcome is already in the
+    /// ledger, so the delivery goes on without the caller, a failure is retried by the timer, and the shard's own
+    /// re-read of its rows heals a delivery that never arrives.
+    /// </summary>
+    public async Task DeliverAsync(TimeSpan wait, TimeProvider time)
+    {
+        var delivery = DeliverAsync();
+        if (delivery.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            await delivery.WaitAsync(wait, time);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogInformation("Device {DeviceId}: outcome delivery not answered within {Wait}; acknowledging on the stored ledger row, delivery continues", deviceId, wait);
+        }
+    }
+
+    /// <summary>
     /// Sends the stored events to their shards. A failure is logged and retried by a timer; either way the outcome is
     /// already in the ledger, and the shard re-reads its rows, so a delivery that never arrives is healed.
     /// </summary>

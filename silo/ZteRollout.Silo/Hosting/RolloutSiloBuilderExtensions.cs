@@ -117,6 +117,25 @@ public static class RolloutSiloBuilderExtensions
         services.AddSingleton<SnapshotCache>();
         services.AddSingleton<OfferRateLimiter>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SnapshotCache>());
+
+        // Server-side deltas (docs/manifest.md, "Delta packages"): built on this silo's thread pool, within a budget.
+        var deltaOptions = services.AddOptions<DeltaOptions>()
+            .Validate(o => o.PreviousVersions >= 0, $"{DeltaOptions.Section}:PreviousVersions must not be negative")
+            .Validate(o => o.MaxShareOfFull is > 0 and <= 1, $"{DeltaOptions.Section}:MaxShareOfFull must be in (0, 1]")
+            .Validate(o => o.MaxConcurrent >= 1, $"{DeltaOptions.Section}:MaxConcurrent must be at least 1")
+            .Validate(o => o.MemoryBudgetBytes > 0, $"{DeltaOptions.Section}:MemoryBudgetBytes must be positive")
+            .Validate(o => o.MaxWindowLog is >= 10 and <= Shared.Packages.ZstdPatch.MaxWindowLog,
+                $"{DeltaOptions.Section}:MaxWindowLog must be 10 to {Shared.Packages.ZstdPatch.MaxWindowLog}");
+        if (configuration is not null)
+        {
+            deltaOptions.Bind(configuration.GetSection(DeltaOptions.Section));
+
+            // One blob directory for uploads and generated deltas: the gateway's setting unless the silo names one.
+            deltaOptions.PostConfigure(o => o.BlobDirectory ??= configuration["Rollout:Gateway:BlobDirectory"]);
+        }
+
+        services.AddSingleton<DeltaBuilder>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DeltaBuilder>());
         return silo;
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
+using ZteRollout.Shared;
 
 namespace ZteRollout.Silo.Packages;
 
@@ -41,24 +42,11 @@ public sealed class ManifestSigner : IDisposable
         }
 
         key.GenerateKey(ECCurve.NamedCurves.nistP256);
-        Directory.CreateDirectory(directory);
 
-        // Write to a temp file and rename, so a crash never leaves half a key that would fail every later start.
-        var temp = $"{privatePath}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temp, key.ExportPkcs8PrivateKeyPem());
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        try
-        {
-            File.Move(temp, privatePath, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(privatePath))
+        // Owner-only from its first byte, and whole or absent: a crash never leaves half a key that would fail every later start.
+        if (!SecretFiles.TryCreate(privatePath, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem())))
         {
             // Another silo sharing this directory created the key first: every silo must sign with the same key.
-            File.Delete(temp);
             key.ImportFromPem(File.ReadAllText(privatePath));
             return key;
         }

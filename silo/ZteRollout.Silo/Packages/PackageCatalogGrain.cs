@@ -20,7 +20,8 @@ public sealed class PackageCatalogState
 public sealed class PackageCatalogGrain(
     [PersistentState("catalog", RolloutStorage.Name)] IPersistentState<PackageCatalogState> state,
     ManifestSigner signer,
-    RolloutClock clock) : Grain, IPackageCatalogGrain
+    RolloutClock clock,
+    Microsoft.Extensions.Options.IOptions<DeltaOptions> deltaOptions) : Grain, IPackageCatalogGrain
 {
     public async Task<PackageRecord> RegisterAsync(PackageMetadata metadata, long size, string sha256)
     {
@@ -59,8 +60,74 @@ public sealed class PackageCatalogGrain(
             // A delta for a running campaign's target version changes what devices should be offered.
             await GrainFactory.GetGrain<ICampaignDirectoryGrain>(0).PackageAddedAsync(record);
         }
+        else if (deltaOptions.Value.GenerateOnUpload && DeltaBasesOf(record) is { Length: > 0 } pairs)
+        {
+            // Recorded now, built in the background: the upload's answer does not wait for any delta.
+            await GrainFactory.GetGrain<IDeltaGenerationGrain>(0).RequestAsync(pairs, "upload");
+        }
 
         return record;
+    }
+
+    public async Task<PackageRecord> RegisterGeneratedDeltaAsync(DeltaJob job, long size, string sha256, int windowLog)
+    {
+        var packages = state.State.Packages;
+        var basePackage = packages.GetValueOrDefault(job.BasePackageId)
+            ?? throw RolloutException.NotFound($"base package '{job.BasePackageId}' does not exist");
+        var target = packages.GetValueOrDefault(job.TargetPackageId)
+            ?? throw RolloutException.NotFound($"target package '{job.TargetPackageId}' does not exist");
+        var t = target.Metadata;
+        var metadata = new PackageMetadata(t.Version, target.Manifest.Models, PackageKind.Delta, basePackage.Manifest.Version,
+            t.RequiredFreeBytes, t.MinBatteryPercent, t.ReleaseNotes)
+        {
+            SecurityVersion = t.SecurityVersion,
+        };
+        var packageId = PackageIdFor(metadata, sha256);
+        if (packages.TryGetValue(packageId, out var existing))
+        {
+            return existing;
+        }
+
+        foreach (var other in packages.Values)
+        {
+            if (SameSlot(other, metadata) is { } model)
+            {
+                throw RolloutException.AlreadyExists(
+                    $"package '{other.PackageId}' already is the DELTA {metadata.Version} from {metadata.BaseVersion} for model '{model}'");
+            }
+        }
+
+        var manifest = new PackageManifest(packageId, metadata.Version, metadata.Models, PackageKind.Delta, metadata.BaseVersion, size, sha256)
+        {
+            SecurityVersion = metadata.SecurityVersion,
+            DeltaFormat = ZstdPatch.Format,
+            BaseSha256 = basePackage.Manifest.Sha256,
+            TargetSha256 = target.Manifest.Sha256,
+            WindowLog = windowLog,
+        };
+        var bytes = ManifestCodec.Encode(manifest);
+        var record = new PackageRecord(manifest, metadata, bytes, signer.Sign(bytes), clock.UtcNow);
+        packages[packageId] = record;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ICampaignDirectoryGrain>(0).PackageAddedAsync(record);
+        return record;
+    }
+
+    /// <summary>
+    /// The pairs an uploaded FULL package gets deltas from: the newest few older FULL versions sharing one of its
+    /// models, other bytes than its own.
+    /// </summary>
+    private ImmutableArray<DeltaPair> DeltaBasesOf(PackageRecord full)
+    {
+        var version = FirmwareVersion.Parse(full.Manifest.Version);
+        return [.. state.State.Packages.Values
+            .Where(p => p.Manifest.Kind == PackageKind.Full && p.Manifest.Sha256 != full.Manifest.Sha256
+                && p.Manifest.Models.Any(full.Manifest.Models.Contains)
+                && FirmwareVersion.Parse(p.Manifest.Version) < version)
+            .OrderByDescending(p => FirmwareVersion.Parse(p.Manifest.Version))
+            .ThenBy(p => p.PackageId, StringComparer.Ordinal)
+            .Take(Math.Max(0, deltaOptions.Value.PreviousVersions))
+            .Select(p => new DeltaPair(p, full))];
     }
 
     public Task<PackageRecord?> GetAsync(string packageId) =>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using ZteRollout.Gateway.Errors;
 using ZteRollout.Gateway.Services;
 using ZteRollout.Shared.Errors;
 
@@ -64,6 +65,29 @@ public sealed class DeviceCallRetryTests
         var error = await Assert.ThrowsAsync<TimeoutException>(() => DriveAsync(call));
 
         Assert.IsType<TaskCanceledException>(error.InnerException);
+    }
+
+    [Fact]
+    public async Task RunAsync_PlacementCancelledInsideTheCluster_IsRetriedAndAnswered()
+    {
+        // Seen in a real cluster right after every process restarted: placement gave up on a directory lookup and the
+        // runtime answered the call with an OrleansException wrapping the cancellation (the device heard Internal).
+        var attempts = 0;
+        var result = await DriveAsync(Retry.RunAsync(
+            () => ++attempts == 1 ? Task.FromException<int>(new OrleansException("placement failed", new TaskCanceledException("lookup cancelled"))) : Task.FromResult(5),
+            CancellationToken.None));
+
+        Assert.Equal((5, 2), (result, attempts));
+    }
+
+    [Fact]
+    public async Task RunAsync_PlacementKeepsBeingCancelled_EndsAsTimeoutSoTheDeviceHearsUnavailable()
+    {
+        var call = Retry.RunAsync<int>(() => Task.FromException<int>(new OrleansException("placement failed", new TaskCanceledException("lookup cancelled"))), CancellationToken.None);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => DriveAsync(call));
+
+        Assert.True(ErrorMappingInterceptor.IsTransient(error), $"{error.GetType().Name} would reach the device as Internal");
     }
 
     private DateTimeOffset _start;
