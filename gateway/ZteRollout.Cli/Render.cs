@@ -73,6 +73,7 @@ internal static class Render
         Pair(grid, "models", string.Join(", ", m.TargetModels));
         Pair(grid, "size", Bytes(package.Size));
         Pair(grid, "sha256", package.Sha256);
+        Pair(grid, "file name", m.Filename.Length > 0 ? m.Filename : package.PackageId + ".bin");
         Pair(grid, "needs", $"battery ≥ {m.MinBatteryPercent} %, {Bytes(m.RequiredFreeBytes)} free");
         Pair(grid, "security version", m.SecurityVersion.ToString(CultureInfo.InvariantCulture));
         Pair(grid, "rollback from", m.RollbackFrom.Count > 0 ? string.Join(", ", m.RollbackFrom) : "-");

@@ -155,19 +155,15 @@ public sealed class DdiService(
     {
         var actionId = ParseActionId(actionText, "actionId");
         var device = await AuthenticateAsync(http, controllerId);
-        var offer = await FindAsync(device, actionId, http.RequestAborted);
-        if (!IsCanceling(offer))
-        {
-            throw DdiProblem.NotFound($"action {actionId} is not being canceled");
-        }
-
+        _ = await retry.RunAsync(() => device.Grain.FindCancelingOfferAsync(actionId), http.RequestAborted)
+            ?? throw DdiProblem.NotFound($"action {actionId} is not being canceled");
         await WriteJsonAsync(http, DdiResponses.Cancel(actionId));
     });
 
     /// <summary>
-    /// <c>POST cancelAction/{id}/feedback</c>: the agent's acknowledgement. The offer is already closed as CANCELED
-    /// (withdrawn, not a failure); a refusal ("rejected", "closed/failure") is logged and acknowledged too, since a
-    /// canceled offer takes no more reports either way.
+    /// <c>POST cancelAction/{id}/feedback</c>: the agent's acknowledgement. An offer withdrawn before it started is
+    /// closed already; one the agent was downloading closes now, as CANCELED (not a failure). A refusal ("rejected",
+    /// "closed/failure") is logged and taken as an acknowledgement too: the campaign has ended either way.
     /// </summary>
     public Task PostCancelFeedbackAsync(HttpContext http, string tenant, string controllerId, string actionText) =>
         RunAsync(http, tenant, controllerId, async () =>
@@ -176,17 +172,20 @@ public sealed class DdiService(
             var feedback = DdiFeedbackMapping.Parse(await ReadJsonAsync(http));
             var device = await AuthenticateAsync(http, controllerId);
             var offer = await FindAsync(device, actionId, http.RequestAborted);
-            if (offer.Status != OfferStatus.Canceled)
-            {
-                throw DdiProblem.Conflict($"action {actionId} is not being canceled");
-            }
-
             if (feedback.Execution == "rejected" || feedback.IsFailure)
             {
                 logger.LogInformation("DDI controller {Controller} refused to cancel action {Action}: {Details}", controllerId, actionId, string.Join(" | ", feedback.Details));
             }
 
-            await retry.RunAsync(async () => { await device.Grain.AcknowledgeCancelAsync(offer.OfferId); return true; }, http.RequestAborted);
+            try
+            {
+                await retry.RunAsync(async () => { await device.Grain.AcknowledgeCancelAsync(offer.OfferId); return true; }, http.RequestAborted);
+            }
+            catch (RolloutException e) when (e.Kind == RolloutErrorKind.FailedPrecondition)
+            {
+                throw DdiProblem.Conflict($"action {actionId} is not being canceled: {e.Message}");
+            }
+
             Ok(http);
         });
 
@@ -327,9 +326,6 @@ public sealed class DdiService(
             ? (start, Math.Min(end, size - 1))
             : (0, size - 1);
     }
-
-    private static bool IsCanceling(OfferRecord offer) =>
-        offer is { Status: OfferStatus.Canceled } && offer.ErrorCode != OfferCloseCodes.WithdrawnHalted;
 
     private async Task<OfferRecord> FindAsync(AuthenticatedDevice device, int actionId, CancellationToken ct) =>
         await retry.RunAsync(() => device.Grain.FindOfferAsync(actionId), ct)

@@ -70,8 +70,18 @@ public interface IDeviceGrain : IGrainWithStringKey
     [Alias("FindOffer")]
     Task<OfferRecord?> FindOfferAsync(long offerNumber);
 
-    /// <summary>Records that the device acknowledged the cancellation of its canceled offer (it is no longer told).</summary>
-    /// <exception cref="Errors.RolloutException">FailedPrecondition when the offer is open; NotFound when the device has none such.</exception>
+    /// <summary>
+    /// The device's current offer with this number when it is being canceled: withdrawn by its campaign's end and not
+    /// acknowledged yet, or open, not yet installing, with its campaign ended. Null otherwise.
+    /// </summary>
+    [Alias("FindCancelingOffer")]
+    Task<OfferRecord?> FindCancelingOfferAsync(long offerNumber);
+
+    /// <summary>
+    /// Records that the device acknowledged the cancellation of its offer (it is no longer told); an offer still open
+    /// (not yet installing, its campaign ended) is withdrawn then, as CANCELED.
+    /// </summary>
+    /// <exception cref="Errors.RolloutException">FailedPrecondition when the offer is not being canceled; NotFound when the device has none such.</exception>
     [Alias("AcknowledgeCancel")]
     Task AcknowledgeCancelAsync(string offerId);
 }

@@ -404,9 +404,8 @@ public sealed class DeviceGrain(
         }
 
         var result = await CheckInAsync(S.Facts);
-        var cancelNotice = S.Offer is { Status: OfferStatus.Canceled } canceled
-            && canceled.ErrorCode != OfferCloseCodes.WithdrawnHalted
-            && canceled.OfferId != S.CancelAcknowledgedOfferId ? canceled : null;
+        var snapshot = await snapshots.GetAsync();
+        var cancelNotice = S.Offer is { } offer && IsCanceling(offer, snapshot) ? offer : null;
         return new StoredFactsCheckIn(result, FactsRequested, cancelNotice);
     }
 
@@ -442,11 +441,31 @@ public sealed class DeviceGrain(
         return Task.FromResult(S.History.FirstOrDefault(h => OfferNumbers.Of(h.OfferId) == offerNumber));
     }
 
+    public async Task<OfferRecord?> FindCancelingOfferAsync(long offerNumber)
+    {
+        var offer = await FindOfferAsync(offerNumber);
+        return offer is not null && offer.OfferId == S.Offer?.OfferId && IsCanceling(offer, await snapshots.GetAsync()) ? offer : null;
+    }
+
     public async Task AcknowledgeCancelAsync(string offerId)
     {
         RequireRegistered();
         if (S.Offer is { } offer && offer.OfferId == offerId)
         {
+            if (!InstallLifecycle.IsTerminal(offer.Status))
+            {
+                if (!IsCanceling(offer, await snapshots.GetAsync()))
+                {
+                    throw RolloutException.FailedPrecondition($"offer '{offerId}' is {Name(offer.Status)} and its campaign still runs; it is not being canceled");
+                }
+
+                // The agent stopped before installing: the offer ends as CANCELED, not a failure.
+                Withdraw(null, clock.UtcNow);
+                S.CancelAcknowledgedOfferId = offerId;
+                await StoreAndDeliverAsync();
+                return;
+            }
+
             if (offer.Status != OfferStatus.Canceled)
             {
                 throw RolloutException.FailedPrecondition($"offer '{offerId}' is {Name(offer.Status)}, not canceled");
@@ -466,6 +485,19 @@ public sealed class DeviceGrain(
             throw RolloutException.NotFound($"device '{DeviceId}' has no offer '{offerId}'");
         }
     }
+
+    /// <summary>
+    /// Whether the device should be told its offer is canceled (hawkBit DDI cancelAction): an offer its campaign's end
+    /// withdrew before it started, until the device acknowledged that; or an open offer not yet installing whose
+    /// campaign has ended (an agent can still stop it; its acknowledgement withdraws it). A halt's withdrawal is
+    /// not a cancellation: the device is simply not offered the update any more.
+    /// </summary>
+    private bool IsCanceling(OfferRecord offer, CampaignSnapshot snapshot) => offer.Status switch
+    {
+        OfferStatus.Canceled => offer.ErrorCode != OfferCloseCodes.WithdrawnHalted && offer.OfferId != S.CancelAcknowledgedOfferId,
+        OfferStatus.Downloading or OfferStatus.Downloaded or OfferStatus.Verified => snapshot.Find(offer.CampaignId) is null,
+        _ => false,
+    };
 
     /// <summary>Attributes are asked for until the device sent them, and again once each offer has finished.</summary>
     private bool FactsRequested =>

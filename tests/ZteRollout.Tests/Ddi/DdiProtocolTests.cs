@@ -312,6 +312,52 @@ public sealed class DdiProtocolTests(NodeFixture fixture)
     }
 
     [Fact]
+    public async Task Cancel_WhileDownloading_ShowsCancelAction_AndTheAcknowledgementWithdrawsTheOfferAsCanceled()
+    {
+        var (client, _, _, actionId) = await OfferedAsync("DDI-P12", "ddi-p12-1");
+        using var downloading = await client.FeedbackAsync(actionId, "download", "none", "Downloading update.swu");
+        await Node.Admin.CancelCampaignAsync(new CampaignRequest { CampaignId = "c-DDI-P12", Reason = "wrong build" }, Node.AdminHeaders);
+
+        var canceling = await client.PollAsync();
+        var stillOpen = (await DeviceAsync("ddi-p12-1")).CurrentOffer.Status;
+        using var cancel = await client.SendAsync(HttpMethod.Get, DdiClient.Link(canceling, "cancelAction")!);
+        using var ack = await client.SendAsync(HttpMethod.Post, $"{client.Root}/cancelAction/{actionId}/feedback",
+            DdiClient.FeedbackBody(actionId, "closed", "success", "cancellation acknowledged."));
+        using var late = await client.FeedbackAsync(actionId, "proceeding", "none", "Installing Update Chunk Artifacts.");
+        var after = await client.PollAsync();
+
+        Assert.Equal(HttpStatusCode.OK, downloading.StatusCode);
+        Assert.Null(DdiClient.Link(canceling, "deploymentBase"));
+        Assert.Equal(Device.V1.OfferStatus.Downloading, stillOpen);
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+        Assert.Equal(HttpStatusCode.Gone, late.StatusCode);
+        Assert.Null(DdiClient.Link(after, "cancelAction"));
+        Assert.Equal(Device.V1.OfferStatus.Canceled, (await DeviceAsync("ddi-p12-1")).CurrentOffer.Status);
+        var counts = await CountsAsync("DDI-P12");
+        Assert.Equal((1UL, 0UL, 0UL), (counts.Canceled, counts.Failed, counts.InProgress));
+    }
+
+    [Fact]
+    public async Task Cancel_OfAnActionInstalling_IsNotShown_AndAnAcknowledgementIs409()
+    {
+        var (client, _, _, actionId) = await OfferedAsync("DDI-P13", "ddi-p13-1");
+        using var installing = await client.FeedbackAsync(actionId, "proceeding", "none", "Installing Update Chunk Artifacts.");
+        await Node.Admin.CancelCampaignAsync(new CampaignRequest { CampaignId = "c-DDI-P13", Reason = "wrong build" }, Node.AdminHeaders);
+
+        var root = await client.PollAsync();
+        using var cancel = await client.SendAsync(HttpMethod.Get, $"{client.Root}/cancelAction/{actionId}");
+        using var ack = await client.SendAsync(HttpMethod.Post, $"{client.Root}/cancelAction/{actionId}/feedback",
+            DdiClient.FeedbackBody(actionId, "closed", "success", "Action canceled."));
+
+        Assert.Equal($"{Ddi}/DEFAULT/controller/v1/ddi-p13-1/deploymentBase/{actionId}", DdiClient.Link(root, "deploymentBase"));
+        Assert.Null(DdiClient.Link(root, "cancelAction"));
+        Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, ack.StatusCode);
+        Assert.Equal(Device.V1.OfferStatus.Installing, (await DeviceAsync("ddi-p13-1")).CurrentOffer.Status);
+    }
+
+    [Fact]
     public async Task Halt_WithdrawsAnActionNotStarted_TheLinkDisappears_AndItsFeedbackIs410()
     {
         var (client, _, _, actionId) = await OfferedAsync("DDI-P10", "ddi-p10-1");
