@@ -148,6 +148,23 @@ public sealed class DeltaGenerationTests
     }
 
     [Fact]
+    public async Task GenerationOverTheMemoryBudget_IsRefusedWithTheReason()
+    {
+        var (v1, v2) = ImagePair(seed: 6);
+        await using var run = await NodeRun.StartAsync("delta-memory", "--Rollout:Deltas:MemoryBudgetBytes=8388608");
+        var node = run.Node;
+        await Scenario.UploadAsync(node, Scenario.Full("DG-6", "1.0"), v1);
+        var full2 = await Scenario.UploadAsync(node, Scenario.Full("DG-6", "2.0"), v2);
+
+        var job = await WaitFinishedAsync(node, full2.PackageId);
+        var needed = ZstdPatch.EstimateGenerationBytes(v1.Length, 21) >> 20;
+        Assert.Equal(
+            (DeltaGenerationState.Refused, $"generation needs about {needed} MiB, more than the memory budget of 8 MiB (Rollout:Deltas:MemoryBudgetBytes)"),
+            (job.State, job.Reason));
+        Assert.Empty(await DeltasOfAsync(node, "DG-6"));
+    }
+
+    [Fact]
     public async Task RestartMidBuild_DiscardsTheHalfBuiltDelta_RebuildsThePairOnce()
     {
         var (v1, v2) = ImagePair(seed: 5);
