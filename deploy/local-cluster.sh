@@ -26,7 +26,7 @@ done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/zte-cluster.XXXXXX)
-data="$work/data"            # shared by every silo and gateway: signing key, admin key, package blobs
+data="$work/data"            # shared by every silo and gateway: signing key, admin key, device-token key, package blobs
 logs="$work/logs"
 mkdir -p "$data" "$logs" "$work/pids"
 pids=()
@@ -65,12 +65,34 @@ db=(--Rollout:Database:Kind=postgresql "--Rollout:Database:ConnectionString=$cs"
 
 dotnet "$silo_dll" migrate "${db[@]}" --data-dir "$data"
 
-# The admin key every gateway accepts (gateways read <data>/admin-api-key; silos do not create one).
-printf 'zak1_%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$data/admin-api-key"
-chmod 600 "$data/admin-api-key"
+# Secrets are written owner-only from their first byte (umask 077; no window with default permissions).
+# The admin key every gateway accepts (gateways read <data>/admin-api-key; silos do not create one), and the key of
+# the MAC in device tokens, which every gateway must share (docs/security.md).
+(
+  umask 077
+  printf 'zak1_%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$data/admin-api-key"
+  head -c 32 /dev/urandom | base64 >"$data/device-token-key"
+)
+
+# Throwaway cluster certificates: a CA for this run, and one certificate it issues to every silo and gateway (client
+# and server use). Silo and gateway ports then accept only TLS connections presenting a certificate of this CA.
+certs="$work/certs"
+(
+  umask 077
+  mkdir -p "$certs"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=zte-rollout local cluster CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$certs/ca.key" -out "$certs/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=zte-rollout member" \
+    -keyout "$certs/member.key" -out "$certs/member.csr" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$certs/member.ext"
+  openssl x509 -req -in "$certs/member.csr" -CA "$certs/ca.crt" -CAkey "$certs/ca.key" -CAcreateserial -days 2 \
+    -extfile "$certs/member.ext" -out "$certs/member.crt" 2>/dev/null
+)
+tls=(--Rollout:Cluster:Tls:CertificatePath="$certs/member.crt" --Rollout:Cluster:Tls:KeyPath="$certs/member.key" --Rollout:Cluster:Tls:CaPath="$certs/ca.crt")
 
 for i in $(seq 1 "$silos"); do
-  dotnet "$silo_dll" --role silo "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$((5180 + i))" \
+  dotnet "$silo_dll" --role silo "${db[@]}" "${tls[@]}" --data-dir "$data" --urls "http://127.0.0.1:$((5180 + i))" \
     --Rollout:Silo:SiloPort=$((11110 + i)) --Rollout:Silo:GatewayPort=$((30010 + i)) >"$logs/silo-$i.log" 2>&1 &
   pids+=($!)
   echo $! >"$work/pids/silo-$i"
@@ -80,7 +102,9 @@ done
 for j in $(seq 1 "$gateways"); do
   port=$((gateway_port + j - 1))
   ddi_port=$((8080 + j - 1))   # hawkBit DDI (HTTP/1.1), one port per gateway
-  dotnet "$gateway_dll" "${db[@]}" --data-dir "$data" --urls "http://127.0.0.1:$port" --Rollout:Ddi:Url "http://127.0.0.1:$ddi_port" >"$logs/gateway-$j.log" 2>&1 &
+  # Plaintext on loopback, asked for explicitly: the CLI and the simulator on this machine connect without a CA.
+  dotnet "$gateway_dll" "${db[@]}" "${tls[@]}" --data-dir "$data" --urls "http://127.0.0.1:$port" --Rollout:Gateway:AllowPlaintext=true \
+    --Rollout:Ddi:Url "http://127.0.0.1:$ddi_port" >"$logs/gateway-$j.log" 2>&1 &
   pids+=($!)
   echo $! >"$work/pids/gateway-$j"
   echo "gateway $j: pid $!, http://127.0.0.1:$port, hawkBit DDI http://127.0.0.1:$ddi_port"

@@ -9,7 +9,11 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
 EXPOSE 5080
-ENV ASPNETCORE_URLS=http://0.0.0.0:5080 \
+# TLS by default: mount a certificate at /tls (tls.crt, tls.key), or set Rollout__Gateway__AllowPlaintext=true and
+# ASPNETCORE_URLS=http://0.0.0.0:5080 when TLS ends in front of the gateway (docs/security.md).
+ENV ASPNETCORE_URLS=https://0.0.0.0:5080 \
+    Kestrel__Certificates__Default__Path=/tls/tls.crt \
+    Kestrel__Certificates__Default__KeyPath=/tls/tls.key \
     ZTE_DATA_DIR=/data
 VOLUME /data
 ENTRYPOINT ["dotnet", "zte-rollout-gateway.dll"]

@@ -2,7 +2,9 @@ using Orleans.Configuration;
 using ZteRollout.Gateway.Hosting;
 
 // A gateway of a cluster: `dotnet run --project gateway/ZteRollout.Gateway.Host -- --data-dir SHARED
-//   --Rollout:Database:ConnectionString="Host=...;Database=...;Username=..." [--urls http://0.0.0.0:5080]`.
+//   --Rollout:Database:ConnectionString="Host=...;Database=...;Username=..." --urls https://0.0.0.0:5080
+//   --Kestrel:Certificates:Default:Path=CERT.pem --Kestrel:Certificates:Default:KeyPath=KEY.pem [--Rollout:Cluster:Tls:...]`
+// (plaintext only with --Rollout:Gateway:AllowPlaintext=true).
 // It finds the silos through the ADO.NET gateway list in PostgreSQL; the data directory (admin key file, package
 // blobs) must be the one every gateway shares.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -11,7 +13,9 @@ var dataDirectory = GatewayHostingExtensions.DataDirectory(config);
 var connectionString = config["Rollout:Database:ConnectionString"]
     ?? throw new InvalidOperationException("Rollout:Database:ConnectionString (PostgreSQL) is required: the gateway finds silos through it.");
 
-builder.WebHost.UseZteRolloutEndpoints(config, "http://127.0.0.1:5080", "http://127.0.0.1:8080");
+// Devices and operators reach a cluster gateway over TLS unless plaintext is asked for (docs/security.md); the
+// hawkBit DDI listener defaults to loopback (Rollout:Ddi:Url).
+builder.WebHost.UseZteRolloutEndpoints(config, GatewayHostingExtensions.RequireTlsListeners(config), "http://127.0.0.1:8080");
 builder.UseOrleansClient(client =>
 {
     client.Configure<ClusterOptions>(o =>
@@ -24,6 +28,9 @@ builder.UseOrleansClient(client =>
         o.Invariant = "Npgsql";
         o.ConnectionString = connectionString;
     });
+
+    // To the silos' gateway ports over TLS, presenting this gateway's certificate from the cluster CA (Rollout:Cluster:Tls).
+    client.UseZteRolloutClusterTls(config);
 
     // The gateway list is re-read from the membership table every 5 s (Orleans' default: 1 min), so a silo declared
     // dead stops being used, and a restarted one is used again, within seconds. A connection that fails is dropped

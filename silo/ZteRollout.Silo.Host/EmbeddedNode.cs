@@ -97,6 +97,9 @@ public static class EmbeddedNode
                     o.ConnectionString = database.ConnectionString;
                 });
                 ConfigureFailureDetection(silo.Services, config);
+
+                // Silo and gateway ports over TLS with client certificates from the cluster CA (Rollout:Cluster:Tls).
+                silo.UseZteRolloutClusterTls(config);
             }
 
             silo.AddZteRollout(database, builder.Configuration);

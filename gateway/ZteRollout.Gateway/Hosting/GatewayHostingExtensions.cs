@@ -142,6 +142,32 @@ public static class GatewayHostingExtensions
         });
     }
 
+    /// <summary>Set to serve devices and operators without TLS in cluster mode (behind a TLS-terminating load balancer, or on loopback).</summary>
+    public const string AllowPlaintextSetting = "Rollout:Gateway:AllowPlaintext";
+
+    /// <summary>
+    /// A cluster gateway faces the internet: it serves TLS unless plaintext is asked for explicitly. Throws, naming the
+    /// settings, when a listen address is plain http and <see cref="AllowPlaintextSetting"/> is not set; returns the
+    /// default address to use (https when a default certificate is configured).
+    /// </summary>
+    public static string RequireTlsListeners(IConfiguration configuration)
+    {
+        var certificate = configuration["Kestrel:Certificates:Default:Path"];
+        var defaultUrl = certificate is null ? "http://127.0.0.1:5080" : "https://127.0.0.1:5080";
+        var urls = (configuration["urls"] ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS"))?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            ?? configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>().DefaultIfEmpty(defaultUrl).ToArray();
+        var plain = urls.Where(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (plain.Count > 0 && !configuration.GetValue(AllowPlaintextSetting, false))
+        {
+            throw new InvalidOperationException(
+                $"A cluster gateway serves devices and operators over TLS: {string.Join(", ", plain)} is plaintext. Listen on https " +
+                "(--urls https://0.0.0.0:5080 with --Kestrel:Certificates:Default:Path=CERT.pem --Kestrel:Certificates:Default:KeyPath=KEY.pem), " +
+                $"or set --{AllowPlaintextSetting}=true (TLS terminated in front of the gateway, or loopback only).");
+        }
+
+        return defaultUrl;
+    }
+
     /// <summary>The request pipeline: device calls straight to their endpoint; everything else through authentication and authorization.</summary>
     /// <remarks>
     /// Device calls authenticate in the device service (<see cref="DeviceAuthenticator"/>) and have no ASP.NET Core

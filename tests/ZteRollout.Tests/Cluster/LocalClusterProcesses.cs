@@ -113,7 +113,7 @@ public sealed class LocalClusterProcesses : IRolloutEndpoint, IAsyncDisposable
                 var address = $"http://127.0.0.1:{port}";
                 // Each gateway also serves hawkBit DDI, on a port of its own (the host's default, 8080, is one port).
                 return new ClusterProcess($"gateway-{j}", ClusterRole.Gateway, gateway,
-                    [.. database, "--urls", address, $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}"],
+                    [.. database, "--urls", address, "--Rollout:Gateway:AllowPlaintext=true", $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}"],
                     Path.Combine(logs, $"gateway-{j}.log"), port, address);
             }).ToList();
 
