@@ -535,7 +535,7 @@ public static class RolloutSimulation
 
     /// <summary>
     /// How many of <paramref name="draws"/> items drawn without replacement from <paramref name="population"/> are
-    /// among its <paramref name="marked"/>: by inversion from 0 when P(0) is representable, else one item at a time.
+    /// among its <paramref name="marked"/>: by inversion from 0 when P(0) is representable, else half the draws at a time.
     /// </summary>
     private static long Hypergeometric(Random random, double[] logFactorials, long population, long marked, long draws)
     {
@@ -572,16 +572,10 @@ public static class RolloutSimulation
             return k;
         }
 
-        long count = 0;
-        for (long i = 0; i < draws; i++)
-        {
-            if (random.NextInt64(population - i) < marked - count)
-            {
-                count++;
-            }
-        }
-
-        return count;
+        // P(0) underflows (many draws): the first half of the draws, then the second from what is left — still exact.
+        var firstHalf = draws / 2;
+        var inFirst = Hypergeometric(random, logFactorials, population, marked, firstHalf);
+        return inFirst + Hypergeometric(random, logFactorials, population - firstHalf, marked - inFirst, draws - firstHalf);
     }
 
     /// <summary>ln n! for n = 0 … <paramref name="max"/>.</summary>
