@@ -58,6 +58,12 @@ public sealed record RolloutSimulationSettings(
 
     public FailureRateChange? Change { get; init; }
 
+    /// <summary>
+    /// A halt whose failures concentrate in one cohort value stops only that value's segments (no new offers there;
+    /// devices in flight finish and count), and the rest goes on in a new window (<see cref="CohortHalting"/>).
+    /// </summary>
+    public bool CohortScopedHalts { get; init; }
+
     /// <summary>A fleet of one cohort that fails at <paramref name="failureRate"/>.</summary>
     public static ImmutableArray<FleetSegment> UniformFleet(double failureRate) =>
         [new FleetSegment(new Cohort("SIM-1", "R1", "EU", "CARRIER-1", "1.0"), 1, failureRate, DefaultErrorCode)];
@@ -76,7 +82,14 @@ public sealed record RolloutSimulationResult(
     long ExposedDevicesAtHalt,
     double ExposurePercentAtHalt,
     FailureBlame? Blame,
-    HaltVerdict Verdict);
+    HaltVerdict Verdict)
+{
+    /// <summary>The first cohort halted on its own, as "dimension=value"; null when none was.</summary>
+    public string? CohortHalted { get; init; }
+
+    /// <summary>How many cohort-scoped halts the campaign had.</summary>
+    public int CohortHalts { get; init; }
+}
 
 /// <summary>
 /// A pure, seeded simulation of halting during a staged rollout, to measure a halt policy's operating characteristics
@@ -115,6 +128,7 @@ public static class RolloutSimulation
     {
         private readonly RolloutSimulationSettings _settings;
         private readonly long[][] _newlyExposed;
+        private readonly double[] _logFactorials;
 
         public Layout(RolloutSimulationSettings settings)
         {
@@ -138,6 +152,7 @@ public static class RolloutSimulation
             }
 
             _settings = settings;
+            _logFactorials = LogFactorials(settings.DeviceCount);
             var segments = settings.Fleet.Length;
             var limits = settings.StagePercents.Select(Bucketing.ExposedBucketLimit).ToArray();
             _newlyExposed = [.. limits.Select(_ => new long[segments])];
@@ -162,7 +177,7 @@ public static class RolloutSimulation
             }
         }
 
-        public RolloutSimulationResult Run(int seed) => new Campaign(_settings, _newlyExposed, new Random(seed)).Run();
+        public RolloutSimulationResult Run(int seed) => new Campaign(_settings, _newlyExposed, new Random(seed), _logFactorials).Run();
     }
 
     /// <summary>One simulated campaign's moving counts. Devices in flight are kept per (segment, attempt, fate) "kind".</summary>
@@ -177,13 +192,21 @@ public static class RolloutSimulation
         private readonly long[] _inFlight, _reporting, _retrying, _takenKinds;
         private readonly long[] _remaining, _taken;
         private readonly long[] _decidedBySegment, _failuresBySegment;
-        private readonly StageOutcomes[] _stages;
+        private readonly StageOutcomes[] _stages, _judged;
+        private readonly StageOutcomes[][] _segmentStages;
+        private readonly StageBaseline?[][] _baselines;
+        private readonly bool[] _haltedSegments;
+        private string? _cohortHalted;
+        private int _cohortHalts;
         private readonly double _successHazard, _failureHazard;
         private long _decided, _failures, _exposed, _inFlightTotal, _retryingTotal, _sinceCheck;
         private bool _changed;
 
-        public Campaign(RolloutSimulationSettings settings, long[][] newlyExposed, Random random)
+        private readonly double[] _logFactorials;
+
+        public Campaign(RolloutSimulationSettings settings, long[][] newlyExposed, Random random, double[] logFactorials)
         {
+            _logFactorials = logFactorials;
             _settings = settings;
             _newlyExposed = newlyExposed;
             _random = random;
@@ -196,6 +219,10 @@ public static class RolloutSimulation
             (_remaining, _taken) = (new long[segments], new long[segments]);
             (_decidedBySegment, _failuresBySegment) = (new long[segments], new long[segments]);
             _stages = new StageOutcomes[newlyExposed.Length];
+            _judged = new StageOutcomes[newlyExposed.Length];
+            _segmentStages = [.. _fleet.Select(_ => new StageOutcomes[newlyExposed.Length])];
+            _baselines = [.. _fleet.Select(_ => new StageBaseline?[newlyExposed.Length])];
+            _haltedSegments = new bool[segments];
             var step = settings.Arrival.TimeStep;
             _successHazard = 1 - Math.Exp(-step);
             _failureHazard = 1 - Math.Exp(-step * settings.Arrival.FailureSpeedup);
@@ -207,6 +234,12 @@ public static class RolloutSimulation
             for (var stage = 0; stage < _newlyExposed.Length; stage++)
             {
                 Array.Copy(_newlyExposed[stage], _remaining, _remaining.Length);
+                for (var s = 0; s < _remaining.Length; s++)
+                {
+                    // A halted cohort gets no new offers in later stages either.
+                    _remaining[s] = _haltedSegments[s] ? 0 : _remaining[s];
+                }
+
                 var unoffered = _remaining.Sum();
                 var offerCredit = 0.0;
                 while (unoffered > 0 || _inFlightTotal > 0)
@@ -244,7 +277,7 @@ public static class RolloutSimulation
                     while (reports > 0)
                     {
                         var batch = Math.Min(_settings.BatchSize - _sinceCheck, reports);
-                        TakeBatch(_random, _reporting, reports, batch, _takenKinds);
+                        TakeBatch(_random, _logFactorials, _reporting, reports, batch, _takenKinds);
                         reports -= batch;
                         Count(stage);
                         _sinceCheck += batch;
@@ -256,7 +289,12 @@ public static class RolloutSimulation
                             _sinceCheck = 0;
                             if (ShouldHalt())
                             {
-                                return Result(true, stage);
+                                if (!_settings.CohortScopedHalts || HaltCohort() is not { } dropped)
+                                {
+                                    return Result(true, stage);
+                                }
+
+                                unoffered -= dropped;
                             }
                         }
                     }
@@ -276,7 +314,98 @@ public static class RolloutSimulation
             return Result(false, _newlyExposed.Length - 1);
         }
 
-        private bool ShouldHalt() => HaltEvaluation.ShouldHalt(_settings.Halt, _stages);
+        private bool ShouldHalt()
+        {
+            if (!_settings.CohortScopedHalts)
+            {
+                return HaltEvaluation.ShouldHalt(_settings.Halt, _stages);
+            }
+
+            // The window: segments not halted, since the last cohort halt.
+            Array.Clear(_judged);
+            for (var s = 0; s < _fleet.Length; s++)
+            {
+                for (var k = 0; k < _judged.Length && !_haltedSegments[s]; k++)
+                {
+                    _judged[k] = _judged[k].Add(_segmentStages[s][k].Since(_baselines[s][k]));
+                }
+            }
+
+            return HaltEvaluation.ShouldHalt(_settings.Halt, _judged);
+        }
+
+        /// <summary>
+        /// Narrows a halt to the cohort its window's failures concentrate in: stops that cohort's segments and opens a
+        /// new window. Returns the devices never offered that it dropped, or null when the whole campaign halts.
+        /// </summary>
+        private long? HaltCohort()
+        {
+            var tally = new CohortAttribution.Tally();
+            long decided = 0;
+            for (var s = 0; s < _fleet.Length; s++)
+            {
+                if (_haltedSegments[s])
+                {
+                    continue;
+                }
+
+                var window = StageOutcomes.None;
+                for (var k = 0; k < _judged.Length; k++)
+                {
+                    window = window.Add(_segmentStages[s][k].Since(_baselines[s][k]));
+                }
+
+                tally.Add(_fleet[s].Cohort, window.Decided, window.Failures, _fleet[s].ErrorCode);
+                decided += window.Decided;
+            }
+
+            var blame = tally.Blame();
+            if (blame is not { Dimension: { } blamedDimension, Value: { } blamedValue })
+            {
+                return null;
+            }
+
+            var stopping = Enumerable.Range(0, _fleet.Length)
+                .Where(s => !_haltedSegments[s] && CohortHalting.ValueOf(_fleet[s].Cohort, blamedDimension) == blamedValue).ToArray();
+            var rest = new StageOutcomes[_judged.Length];
+            for (var s = 0; s < _fleet.Length; s++)
+            {
+                for (var k = 0; k < rest.Length && !_haltedSegments[s] && !stopping.Contains(s); k++)
+                {
+                    rest[k] = rest[k].Add(_segmentStages[s][k].Since(_baselines[s][k]));
+                }
+            }
+
+            if (CohortHalting.Narrow(blame, decided, HaltEvaluation.ShouldHalt(_settings.Halt, rest)) is not var (dimension, value))
+            {
+                return null;
+            }
+
+            if (stopping.Length == _haltedSegments.Count(h => !h))
+            {
+                return null;
+            }
+
+            long dropped = 0;
+            foreach (var s in stopping)
+            {
+                _haltedSegments[s] = true;
+                dropped += _remaining[s];
+                _remaining[s] = 0;
+            }
+
+            for (var s = 0; s < _fleet.Length; s++)
+            {
+                for (var k = 0; k < _judged.Length; k++)
+                {
+                    _baselines[s][k] = _segmentStages[s][k].Baseline();
+                }
+            }
+
+            _cohortHalted ??= $"{dimension}={value}";
+            _cohortHalts++;
+            return dropped;
+        }
 
         private static bool IsFailure(int kind) => (kind & 1) == 1;
 
@@ -284,7 +413,7 @@ public static class RolloutSimulation
 
         private void Offer(int stage, long unoffered, long offers)
         {
-            TakeBatch(_random, _remaining, unoffered, offers, _taken);
+            TakeBatch(_random, _logFactorials, _remaining, unoffered, offers, _taken);
             for (var s = 0; s < _taken.Length; s++)
             {
                 if (_taken[s] == 0)
@@ -293,6 +422,7 @@ public static class RolloutSimulation
                 }
 
                 _remaining[s] -= _taken[s];
+                _segmentStages[s][stage] = _segmentStages[s][stage] with { Offered = _segmentStages[s][stage].Offered + _taken[s] };
                 var failing = Binomial(_random, _taken[s], _failureRate[s]);
                 _inFlight[Kind(s, 0, fails: true)] += failing;
                 _inFlight[Kind(s, 0, fails: false)] += _taken[s] - failing;
@@ -318,17 +448,15 @@ public static class RolloutSimulation
                 _reporting[kind] -= n;
                 var segment = kind / 2 / _attempts;
                 var attempt = kind / 2 % _attempts;
-                if (!IsFailure(kind))
+                if (!IsFailure(kind) || attempt == _attempts - 1)
                 {
+                    var failed = IsFailure(kind) ? n : 0;
                     decided += n;
+                    failures += failed;
                     _decidedBySegment[segment] += n;
-                }
-                else if (attempt == _attempts - 1)
-                {
-                    decided += n;
-                    failures += n;
-                    _decidedBySegment[segment] += n;
-                    _failuresBySegment[segment] += n;
+                    _failuresBySegment[segment] += failed;
+                    var bySegment = _segmentStages[segment][stage];
+                    _segmentStages[segment][stage] = bySegment with { Decided = bySegment.Decided + n, Failures = bySegment.Failures + failed };
                 }
                 else
                 {
@@ -366,7 +494,11 @@ public static class RolloutSimulation
 
             return new(halted, _decided, _failures, stage, _exposed,
                 _settings.DeviceCount == 0 ? 0 : 100.0 * _exposed / _settings.DeviceCount,
-                blame, HaltEvaluation.Evaluate(_settings.Halt, _stages));
+                blame, HaltEvaluation.Evaluate(_settings.Halt, _stages))
+            {
+                CohortHalted = _cohortHalted,
+                CohortHalts = _cohortHalts,
+            };
         }
     }
 
@@ -375,7 +507,7 @@ public static class RolloutSimulation
     /// <paramref name="available"/> (a multivariate hypergeometric draw): kind by kind, each a hypergeometric draw
     /// from what is left, the most plentiful kind taking the rest.
     /// </summary>
-    private static void TakeBatch(Random random, long[] available, long availableTotal, long batch, long[] taken)
+    private static void TakeBatch(Random random, double[] logFactorials, long[] available, long availableTotal, long batch, long[] taken)
     {
         Array.Clear(taken);
         var largest = 0;
@@ -393,7 +525,7 @@ public static class RolloutSimulation
                 continue;
             }
 
-            taken[k] = Hypergeometric(random, left, available[k], toTake);
+            taken[k] = Hypergeometric(random, logFactorials, left, available[k], toTake);
             left -= available[k];
             toTake -= taken[k];
         }
@@ -403,9 +535,9 @@ public static class RolloutSimulation
 
     /// <summary>
     /// How many of <paramref name="draws"/> items drawn without replacement from <paramref name="population"/> are
-    /// among its <paramref name="marked"/>: by inversion from 0 when P(0) is representable, else one item at a time.
+    /// among its <paramref name="marked"/>: by inversion from 0 when P(0) is representable, else half the draws at a time.
     /// </summary>
-    private static long Hypergeometric(Random random, long population, long marked, long draws)
+    private static long Hypergeometric(Random random, double[] logFactorials, long population, long marked, long draws)
     {
         if (marked == 0 || draws == 0)
         {
@@ -417,12 +549,11 @@ public static class RolloutSimulation
             return draws;
         }
 
-        // P(0) = Π (population − marked − i) / (population − i) over the draws.
-        var probability = 1.0;
-        for (long i = 0; i < draws && probability > 1e-280; i++)
-        {
-            probability *= (double)(population - marked - i) / (population - i);
-        }
+        // P(0) = C(population − marked, draws) / C(population, draws), from ln n! (the fleet bounds every count).
+        var unmarked = population - marked;
+        var probability = unmarked < draws
+            ? 0
+            : Math.Exp(logFactorials[unmarked] - logFactorials[unmarked - draws] - logFactorials[population] + logFactorials[population - draws]);
 
         if (probability > 1e-280)
         {
@@ -441,16 +572,22 @@ public static class RolloutSimulation
             return k;
         }
 
-        long count = 0;
-        for (long i = 0; i < draws; i++)
+        // P(0) underflows (many draws): the first half of the draws, then the second from what is left — still exact.
+        var firstHalf = draws / 2;
+        var inFirst = Hypergeometric(random, logFactorials, population, marked, firstHalf);
+        return inFirst + Hypergeometric(random, logFactorials, population - firstHalf, marked - inFirst, draws - firstHalf);
+    }
+
+    /// <summary>ln n! for n = 0 … <paramref name="max"/>.</summary>
+    private static double[] LogFactorials(int max)
+    {
+        var table = new double[max + 1];
+        for (var n = 2; n <= max; n++)
         {
-            if (random.NextInt64(population - i) < marked - count)
-            {
-                count++;
-            }
+            table[n] = table[n - 1] + Math.Log(n);
         }
 
-        return count;
+        return table;
     }
 
     /// <summary>

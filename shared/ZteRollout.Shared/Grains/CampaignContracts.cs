@@ -133,7 +133,10 @@ public sealed record CampaignView(
     [Id(15)]
     public long StatusVersion { get; init; }
 
-    /// <summary>The sequential test's log-likelihood ratio over the outcomes it judges (since the last resume from a halt).</summary>
+    /// <summary>
+    /// The sequential test's log-likelihood ratio in the stage closest to halting, over devices with their final result
+    /// (in flight counted as successes) since the last resume from a halt.
+    /// </summary>
     [Id(16)]
     public double HaltStatistic { get; init; }
 
