@@ -112,6 +112,8 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         // The runtime gave up on its own work for the call (placement or a directory lookup cancelled while
         // membership changes): the cluster not answering now. A caller's own cancellation is told apart before this.
         OrleansException { InnerException: OperationCanceledException } => true,
+        // The runtime's own resilience pipelines (placement retries a directory lookup with a timeout) gave up.
+        Polly.ExecutionRejectedException => true,
         OrleansException when e.InnerException is { } inner => IsTransient(inner),
         AggregateException { InnerException: { } inner } => IsTransient(inner),
         _ => false,

@@ -42,7 +42,7 @@ public static class GatewayHostingExtensions
             .ValidateOnStart();
         services.AddOptions<GatewayRateLimitOptions>().Bind(configuration.GetSection(GatewayRateLimitOptions.Section));
         // Silos send storage failures as the driver's exception; the gateway must be able to read them to answer Unavailable.
-        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => { o.SupportedNamespacePrefixes.Add("Npgsql"); o.SupportedNamespacePrefixes.Add("Polly"); });
         services.AddSingleton<BlobStore>();
         services.AddSingleton<ApiKeyStore>();
         services.TryAddSingleton(TimeProvider.System);

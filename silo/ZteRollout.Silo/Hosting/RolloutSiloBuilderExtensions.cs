@@ -99,7 +99,7 @@ public static class RolloutSiloBuilderExtensions
 
         // A storage failure must reach the caller as what it is (the gateway answers Unavailable), not as a
         // serialization error: let Orleans carry the database drivers' exceptions.
-        services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
+        services.Configure<ExceptionSerializationOptions>(o => { o.SupportedNamespacePrefixes.Add("Npgsql"); o.SupportedNamespacePrefixes.Add("Polly"); });
         var siloOptions = services.AddOptions<RolloutSiloOptions>();
         if (configuration is not null)
         {

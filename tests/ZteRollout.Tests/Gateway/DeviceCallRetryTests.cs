@@ -90,6 +90,19 @@ public sealed class DeviceCallRetryTests
         Assert.True(ErrorMappingInterceptor.IsTransient(error), $"{error.GetType().Name} would reach the device as Internal");
     }
 
+    [Fact]
+    public async Task RunAsync_PlacementTimedOutByTheRuntimesResiliencePipeline_IsRetriedAndAnswered()
+    {
+        // Seen on a real cluster restarting: placement's directory lookup timed out in the runtime's Polly pipeline;
+        // the silo could not even serialize that exception, and the device heard Internal.
+        var attempts = 0;
+        var result = await DriveAsync(Retry.RunAsync(
+            () => ++attempts == 1 ? Task.FromException<int>(new OrleansException("placement failed", new Polly.Timeout.TimeoutRejectedException("lookup timed out"))) : Task.FromResult(9),
+            CancellationToken.None));
+
+        Assert.Equal((9, 2), (result, attempts));
+    }
+
     private DateTimeOffset _start;
 
     /// <summary>Moves the fake clock in small steps until the call completes.</summary>
