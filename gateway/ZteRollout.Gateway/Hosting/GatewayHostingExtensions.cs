@@ -121,7 +121,8 @@ public static class GatewayHostingExtensions
             Version = OperatorEndpoints.OpenApiDocument,
             Description = "The gRPC admin API (zte.rollout.admin.v1.RolloutAdmin) over HTTP/JSON. Every call needs 'Authorization: Bearer <admin API key>'.",
         }));
-        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RolloutMetrics.MeterName).AddPrometheusExporter());
+        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RolloutMetrics.MeterName)
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
     }
 
     /// <summary>
