@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -83,7 +84,7 @@ public static class GatewayHostingExtensions
             .ValidateOnStart();
         if (OperatorListener.PortOf(configuration[OperatorOptions.Section + ":Url"]) is not null)
         {
-            AddOperatorListener(services, grpc);
+            AddOperatorListener(services, grpc, dataDirectory);
         }
 
         services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
@@ -106,12 +107,17 @@ public static class GatewayHostingExtensions
     }
 
     /// <summary>
-    /// What the operator listener serves besides the console: the admin API as HTTP/JSON (gRPC JSON transcoding of the
+    /// What the operator listener serves: the console (<see cref="ConsoleEndpoints"/>), the admin API as HTTP/JSON (gRPC JSON transcoding of the
     /// <c>google.api.http</c> routes in rollout_admin.proto, same service, same interceptor, same policies), its
     /// OpenAPI document, and the rollout meter on a Prometheus scrape endpoint.
     /// </summary>
-    private static void AddOperatorListener(IServiceCollection services, Grpc.AspNetCore.Server.IGrpcServerBuilder grpc)
+    private static void AddOperatorListener(IServiceCollection services, Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, string dataDirectory)
     {
+        // The console's cookie is encrypted with keys every gateway of the node or cluster reads from the data directory.
+        services.AddDataProtection()
+            .SetApplicationName("ZteRollout")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
+        services.AddSingleton<ConsoleSession>();
         // Field violations travel as google.rpc.BadRequest in the status details; JSON needs to know the type to write them.
         grpc.AddJsonTranscoding(o => o.TypeRegistry = Google.Protobuf.Reflection.TypeRegistry.FromMessages(Google.Rpc.BadRequest.Descriptor));
         services.AddGrpcSwagger();

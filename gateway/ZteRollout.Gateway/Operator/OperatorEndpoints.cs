@@ -26,6 +26,7 @@ public static class OperatorEndpoints
         endpoints.MapPrometheusScrapingEndpoint(MetricsPath)
             .WithMetadata(new OperatorEndpointMetadata())
             .RequireAuthorization(RolloutAuth.Policies.Viewer);
+        endpoints.MapZteRolloutConsole();
         return endpoints;
     }
 }
