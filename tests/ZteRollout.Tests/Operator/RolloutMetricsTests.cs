@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using ZteRollout.Admin.V1;
 using ZteRollout.Device.V1;
+using ZteRollout.Tests.Ddi;
 using ZteRollout.Tests.Infrastructure;
 
 namespace ZteRollout.Tests.Operator;
@@ -87,5 +88,30 @@ public sealed class RolloutMetricsTests(NodeFixture fixture) : IDisposable
         // A repeated freeze changes nothing and is not counted.
         Assert.Equal(1, Value(after, """zte_rollout_fleet_freezes_total{action="freeze"}""") - before);
         Assert.Contains("# TYPE zte_rollout_fleet_freezes_total counter", after);
+    }
+
+    [Fact]
+    public async Task Metrics_CountDdiDownloadBytes_ApartFromGrpcOnes()
+    {
+        const int packageSize = 30_000;
+        var metadata = Scenario.Full("MET-DDI", "R2.0");
+        metadata.Filename = "image.swu";
+        var package = await Scenario.UploadAsync(Node, metadata, Scenario.RandomBytes(packageSize, seed: 13));
+        await Scenario.StartCampaignAsync(Node, "met-ddi", "MET-DDI", package.PackageId);
+        var token = (await Scenario.RegisterAsync(Node, "met-ddi-1"))["met-ddi-1"];
+        using var client = new DdiClient(Node.DdiAddress!, "met-ddi-1", token);
+        using var put = await client.PutConfigDataAsync("""{"model":"MET-DDI","version":"R1.0"}""");
+        using var deploymentResponse = await client.SendAsync(HttpMethod.Get, DdiClient.Link(await client.PollAsync(), "deploymentBase")!);
+        var deployment = await DdiClient.JsonAsync(deploymentResponse);
+        var download = deployment["deployment"]!["chunks"]![0]!["artifacts"]![0]!["_links"]!["download-http"]!["href"]!.GetValue<string>();
+        var before = await ScrapeAsync();
+
+        using var bytes = await client.SendAsync(HttpMethod.Get, download);
+        Assert.Equal(packageSize, (await bytes.Content.ReadAsByteArrayAsync()).Length);
+        var after = await ScrapeAsync();
+
+        Assert.Equal(packageSize, Value(after, """zte_rollout_download_bytes_total{protocol="ddi"}""") - Value(before, """zte_rollout_download_bytes_total{protocol="ddi"}"""));
+        Assert.Equal(0, Value(after, """zte_rollout_download_bytes_total{protocol="grpc"}""") - Value(before, """zte_rollout_download_bytes_total{protocol="grpc"}"""));
+        Assert.Equal(1, Value(after, """zte_rollout_offers_total{campaign="met-ddi",kind="full"}"""));
     }
 }
