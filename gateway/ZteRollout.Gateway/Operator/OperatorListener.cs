@@ -17,11 +17,17 @@ public static class OperatorListener
     /// <summary>The port of an operator URL: null when the listener is off, 0 when the URL names none.</summary>
     public static int? PortOf(string? url) => Ddi.DdiListener.PortOf(url);
 
-    public static IApplicationBuilder UseZteRolloutOperatorPort(this IApplicationBuilder app, int? operatorPort) =>
-        app.Use((context, next) =>
+    public static IApplicationBuilder UseZteRolloutOperatorPort(this IApplicationBuilder app, int? operatorPort)
+    {
+        if (operatorPort is not { } port)
         {
-            var onOperatorPort = operatorPort is { } port && context.Connection.LocalPort == port;
-            if (onOperatorPort != IsOperatorEndpoint(context.GetEndpoint()))
+            // Off: no operator route is mapped, and the check-in path keeps one middleware fewer.
+            return app;
+        }
+
+        return app.Use((context, next) =>
+        {
+            if ((context.Connection.LocalPort == port) != IsOperatorEndpoint(context.GetEndpoint()))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return Task.CompletedTask;
@@ -29,6 +35,7 @@ public static class OperatorListener
 
             return next(context);
         });
+    }
 
     private static bool IsOperatorEndpoint(Endpoint? endpoint) =>
         endpoint?.Metadata is { } metadata
