@@ -24,6 +24,9 @@ public static class EmbeddedNode
     /// <summary>Where hawkBit DDI agents (SWUpdate, rauc-hawkbit-updater) reach the embedded node; <c>Rollout:Ddi:Url</c>.</summary>
     public const string DefaultDdiUrl = "http://127.0.0.1:8080";
 
+    /// <summary>Where operators reach the embedded node's console, HTTP/JSON API and metrics; <c>Rollout:Operator:Url</c>.</summary>
+    public const string DefaultOperatorUrl = "http://127.0.0.1:5090";
+
     /// <summary>README's next step once the orchestrator runs ("Try the whole path"); kept equal by ReadmeCommandsTests.</summary>
     public const string SimulatorCommand = "dotnet run --project tests/ZteRollout.FleetSimulator -- --devices 1000 --fail-rate 0.05";
 
@@ -121,7 +124,7 @@ public static class EmbeddedNode
 
         // Shown once, in the start block; the file keeps it for the simulator and the CLI on this machine.
         var newKey = ApiKeyStore.EnsureBootstrapKey(dataDirectory);
-        builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl, DefaultDdiUrl);
+        builder.WebHost.UseZteRolloutEndpoints(config, DefaultUrl, DefaultDdiUrl, DefaultOperatorUrl);
 
         // Reflection is for the person trying the embedded node on loopback; gateways of a cluster serve it only when asked.
         builder.Configuration[$"{ZteRollout.Gateway.GatewayOptions.Section}:{nameof(ZteRollout.Gateway.GatewayOptions.EnableReflection)}"] ??= "true";
@@ -132,10 +135,12 @@ public static class EmbeddedNode
         app.UseZteRolloutGateway();
         var dataDirectoryChosen = config["data-dir"] is not null || Environment.GetEnvironmentVariable(RolloutDataDirectory.EnvironmentVariable) is { Length: > 0 };
         var ddiPort = Gateway.Ddi.DdiListener.PortOf(config[Gateway.Ddi.DdiOptions.Section + ":Url"]);
+        var operatorPort = Gateway.Operator.OperatorListener.PortOf(config[Gateway.Operator.OperatorOptions.Section + ":Url"]);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var ddi = app.Urls.Where(u => Gateway.Ddi.DdiListener.PortOf(u) == ddiPort).ToList();
-            console.Write(StartBlock(dataDirectory, database, newKey, [.. app.Urls.Except(ddi)], dataDirectoryChosen, ddi));
+            var operators = app.Urls.Where(u => Gateway.Operator.OperatorListener.PortOf(u) == operatorPort).ToList();
+            console.Write(StartBlock(dataDirectory, database, newKey, [.. app.Urls.Except(ddi).Except(operators)], dataDirectoryChosen, ddi, operators));
         });
         return app;
     }
@@ -146,7 +151,7 @@ public static class EmbeddedNode
     /// with the options it needs when this node is not on the defaults.
     /// </summary>
     private static string StartBlock(string dataDirectory, RolloutDatabase database, string? newAdminKey, IReadOnlyList<string> urls, bool dataDirectoryChosen,
-        IReadOnlyList<string> ddiUrls)
+        IReadOnlyList<string> ddiUrls, IReadOnlyList<string> operatorUrls)
     {
         var keyFile = RolloutDataDirectory.AdminKeyFile(dataDirectory);
         var next = SimulatorCommand;
@@ -171,6 +176,11 @@ public static class EmbeddedNode
         if (ddiUrls.Count > 0)
         {
             text.AppendLine($"  ddi        {string.Join(", ", ddiUrls)}  (hawkBit DDI for SWUpdate and rauc-hawkbit-updater; docs/ddi.md)");
+        }
+
+        if (operatorUrls.Count > 0)
+        {
+            text.AppendLine($"  console    {string.Join(", ", operatorUrls)}  (console, HTTP/JSON API under /api/v1, OpenAPI, /metrics; sign in with an admin key)");
         }
 
         text.AppendLine($"  next       {next}");

@@ -66,6 +66,7 @@ internal sealed class OrchestratorNode : IAsyncDisposable
             "--data-dir", dataDirectory,
             "--urls", "http://127.0.0.1:0",
             "--Rollout:Ddi:Url=",
+            "--Rollout:Operator:Url=",
             $"--Rollout:Silo:SiloPort={FreePort()}",
             $"--Rollout:Silo:GatewayPort={FreePort()}",
             "--Logging:LogLevel:Default=Warning",

@@ -1,3 +1,4 @@
+using ZteRollout.Shared.Telemetry;
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
@@ -287,6 +288,7 @@ public sealed class DdiService(
                     }
 
                     await response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                    RolloutMetrics.Downloaded(read, "ddi");
                     left -= read;
                 }
             }

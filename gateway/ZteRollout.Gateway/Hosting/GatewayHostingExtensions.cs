@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -14,8 +15,10 @@ using ZteRollout.Gateway.Blobs;
 using ZteRollout.Gateway.Ddi;
 using ZteRollout.Gateway.Errors;
 using ZteRollout.Gateway.Limits;
+using ZteRollout.Gateway.Operator;
 using ZteRollout.Gateway.Services;
 using ZteRollout.Shared;
+using ZteRollout.Shared.Telemetry;
 
 namespace ZteRollout.Gateway.Hosting;
 
@@ -67,7 +70,7 @@ public static class GatewayHostingExtensions
 
         // A device message is read before its token is checked, so it is small; a bigger one gets ResourceExhausted
         // unread. Admin calls are authenticated before their body is read; uploads come in chunks well under their bound.
-        services.AddGrpc(o => o.MaxReceiveMessageSize = gateway.MaxDeviceMessageBytes);
+        var grpc = services.AddGrpc(o => o.MaxReceiveMessageSize = gateway.MaxDeviceMessageBytes);
         // The admin service maps errors with the interceptor; the device service maps its own (one fewer async layer
         // on the check-in path) with the same ErrorMappingInterceptor.Map.
         services.AddGrpc().AddServiceOptions<RolloutAdminService>(o =>
@@ -76,6 +79,14 @@ public static class GatewayHostingExtensions
             o.MaxReceiveMessageSize = gateway.MaxAdminMessageBytes;
         });
         services.AddGrpcReflection();
+        services.AddOptions<OperatorOptions>().Bind(configuration.GetSection(OperatorOptions.Section))
+            .Validate(o => OperatorListener.PortOf(o.Url) is not 0, "Rollout:Operator:Url needs a fixed port (the listener is told apart by it)")
+            .ValidateOnStart();
+        if (OperatorListener.PortOf(configuration[OperatorOptions.Section + ":Url"]) is not null)
+        {
+            AddOperatorListener(services, grpc, dataDirectory);
+        }
+
         services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 
         // A single registered scheme would otherwise become the default, and the authentication middleware (which
@@ -96,6 +107,31 @@ public static class GatewayHostingExtensions
     }
 
     /// <summary>
+    /// What the operator listener serves: the console (<see cref="ConsoleEndpoints"/>), the admin API as HTTP/JSON (gRPC JSON transcoding of the
+    /// <c>google.api.http</c> routes in rollout_admin.proto, same service, same interceptor, same policies), its
+    /// OpenAPI document, and the rollout meter on a Prometheus scrape endpoint.
+    /// </summary>
+    private static void AddOperatorListener(IServiceCollection services, Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, string dataDirectory)
+    {
+        // The console's cookie is encrypted with keys every gateway of the node or cluster reads from the data directory.
+        services.AddDataProtection()
+            .SetApplicationName("ZteRollout")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
+        services.AddSingleton<ConsoleSession>();
+        // Field violations travel as google.rpc.BadRequest in the status details; JSON needs to know the type to write them.
+        grpc.AddJsonTranscoding(o => o.TypeRegistry = Google.Protobuf.Reflection.TypeRegistry.FromMessages(Google.Rpc.BadRequest.Descriptor));
+        services.AddGrpcSwagger();
+        services.AddSwaggerGen(o => o.SwaggerDoc(OperatorEndpoints.OpenApiDocument, new Microsoft.OpenApi.Models.OpenApiInfo
+        {
+            Title = "ZteRollout admin API",
+            Version = OperatorEndpoints.OpenApiDocument,
+            Description = "The gRPC admin API (zte.rollout.admin.v1.RolloutAdmin) over HTTP/JSON. Every call needs 'Authorization: Bearer <admin API key>'.",
+        }));
+        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RolloutMetrics.MeterName)
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+    }
+
+    /// <summary>
     /// Traces and metrics for the gateway and Orleans, exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
     /// Without an exporter nothing is collected: instrumentation on the check-in path costs throughput for nobody.
     /// </summary>
@@ -109,7 +145,7 @@ public static class GatewayHostingExtensions
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
             .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddOtlpExporter())
-            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Microsoft.Orleans").AddOtlpExporter());
+            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Microsoft.Orleans", RolloutMetrics.MeterName).AddOtlpExporter());
         return services;
     }
 
@@ -118,23 +154,31 @@ public static class GatewayHostingExtensions
     /// default address when none is configured; plus the hawkBit DDI listener (HTTP/1.1, for curl-based agents) at
     /// <c>Rollout:Ddi:Url</c>, <paramref name="defaultDdiUrl"/> when unset, none when empty. With <c>Kestrel:Endpoints</c>
     /// configured, the DDI endpoint is declared there too (Protocols: Http1) and named by <c>Rollout:Ddi:Url</c>.
+    /// The operator listener (HTTP/JSON API, console, metrics; HTTP/1.1) is added the same way from
+    /// <c>Rollout:Operator:Url</c>, <paramref name="defaultOperatorUrl"/> when unset.
     /// </summary>
-    public static void UseZteRolloutEndpoints(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string defaultUrl, string? defaultDdiUrl = null)
+    public static void UseZteRolloutEndpoints(this Microsoft.AspNetCore.Hosting.IWebHostBuilder webHost, IConfiguration configuration, string defaultUrl, string? defaultDdiUrl = null,
+        string? defaultOperatorUrl = null)
     {
         var ddiUrl = configuration[DdiOptions.Section + ":Url"] ?? defaultDdiUrl;
         configuration[DdiOptions.Section + ":Url"] = ddiUrl ?? string.Empty;
         var ddiPort = DdiListener.PortOf(ddiUrl);
+        var operatorUrl = configuration[OperatorOptions.Section + ":Url"] ?? defaultOperatorUrl;
+        configuration[OperatorOptions.Section + ":Url"] = operatorUrl ?? string.Empty;
+        var operatorPort = OperatorListener.PortOf(operatorUrl);
         if (configuration["Kestrel:Endpoints"] is null && !configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
         {
-            var grpcUrls = configuration["urls"] ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS") ?? defaultUrl;
-            Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, ddiPort is null ? grpcUrls : grpcUrls + ";" + ddiUrl);
+            var urls = configuration["urls"] ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS") ?? defaultUrl;
+            urls += ddiPort is null ? "" : ";" + ddiUrl;
+            urls += operatorPort is null ? "" : ";" + operatorUrl;
+            Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(webHost, urls);
         }
 
         // Headers are read before anything else: a caller sending huge ones is cut by Kestrel, before authentication.
         var maxHeaderBytes = configuration.GetValue($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestHeaderBytes)}", new GatewayOptions().MaxRequestHeaderBytes);
         Microsoft.AspNetCore.Hosting.WebHostBuilderKestrelExtensions.ConfigureKestrel(webHost, k =>
         {
-            k.ConfigureEndpointDefaults(l => l.Protocols = ddiPort is { } port && l.IPEndPoint?.Port == port
+            k.ConfigureEndpointDefaults(l => l.Protocols = l.IPEndPoint?.Port is { } port && (port == ddiPort || port == operatorPort)
                 ? Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1
                 : Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
             k.Limits.MaxRequestHeadersTotalSize = maxHeaderBytes;
@@ -180,6 +224,7 @@ public static class GatewayHostingExtensions
         // device in the device service (GatewayRateLimits).
         var limits = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayRateLimitOptions>>().Value;
         app.UseZteRolloutAddressRateLimit(limits);
+        app.UseZteRolloutOperatorPort(OperatorListener.PortOf(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OperatorOptions>>().Value.Url));
         app.MapWhen(IsDeviceCall, device => device.Run(context => context.GetEndpoint()?.RequestDelegate?.Invoke(context) ?? Task.CompletedTask));
         app.UseAuthentication();
         app.UseAuthorization();
@@ -209,6 +254,11 @@ public static class GatewayHostingExtensions
         if (DdiListener.PortOf(endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DdiOptions>>().Value.Url) is not null)
         {
             endpoints.MapZteRolloutDdi();
+        }
+
+        if (OperatorListener.PortOf(endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<OperatorOptions>>().Value.Url) is not null)
+        {
+            endpoints.MapZteRolloutOperator();
         }
 
         return endpoints;

@@ -1,3 +1,4 @@
+using ZteRollout.Shared.Telemetry;
 using System.Buffers;
 using Google.Protobuf;
 using Grpc.Core;
@@ -161,6 +162,7 @@ public sealed class DeviceUpdateService(
                         TotalSize = (ulong)grant.Size,
                     }, context.CancellationToken);
                     position += read;
+                    RolloutMetrics.Downloaded(read, "grpc");
                 }
             }
         }

@@ -1,3 +1,4 @@
+using ZteRollout.Shared.Telemetry;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using ZteRollout.Shared;
@@ -152,6 +153,7 @@ public sealed class CampaignDirectoryGrain(
             s.Fleet = new FleetStatus(frozen, actor, reason, clock.UtcNow);
             s.SnapshotVersion++;
             await CommitAsync();
+            RolloutMetrics.FleetFreeze(frozen);
         }
 
         // A repeat keeps who froze it and why, and pushes the snapshot again.

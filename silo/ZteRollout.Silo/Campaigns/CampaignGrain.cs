@@ -1,3 +1,4 @@
+using ZteRollout.Shared.Telemetry;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ZteRollout.Shared;
@@ -452,6 +453,7 @@ public sealed class CampaignGrain(
         var blame = CohortAttribution.Blame(_figures.Cohorts(), _figures.ErrorCodes(), completed, failures);
         S.Halt = new HaltRecord(actor, reason, clock.UtcNow, blame);
         await TransitionAsync(CampaignState.Halted, actor, "halt", reason, requestId, figures + Describe(blame));
+        RolloutMetrics.Halt(CampaignId, automatic: actor.StartsWith("policy:", StringComparison.Ordinal));
 
         // The directory pushes the new snapshot to every silo before this returns: no new offers anywhere. If this
         // fails, the halt is stored all the same: a retried halt publishes it, and so do the tick and every silo.

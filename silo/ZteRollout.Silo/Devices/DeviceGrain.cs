@@ -1,3 +1,4 @@
+using ZteRollout.Shared.Telemetry;
 using ZteRollout.Shared;
 using System.Collections.Immutable;
 using System.Security.Cryptography;
@@ -73,6 +74,18 @@ public sealed class DeviceGrain(
         S.Registered && DeviceIdentity.SecretMatches(S.CredentialHash, presentedHash) ? await CheckInAsync(facts) : null;
 
     public async Task<CheckInResult> CheckInAsync(DeviceFacts facts)
+    {
+        var result = await DecideCheckInAsync(facts);
+        RolloutMetrics.CheckIn(result.Outcome switch
+        {
+            CheckInOutcome.Offer => "offer",
+            CheckInOutcome.Deferred => "deferred",
+            _ => "no_update",
+        });
+        return result;
+    }
+
+    private async Task<CheckInResult> DecideCheckInAsync(DeviceFacts facts)
     {
         RequireRegistered();
         var now = clock.UtcNow;
@@ -154,6 +167,7 @@ public sealed class DeviceGrain(
                     : new CampaignAttempts(1, null, null);
                 Enqueue(offer.Campaign.CampaignId, DeviceOutcome.Offered, null, offer.Stage);
                 await StoreAndDeliverAsync();
+                RolloutMetrics.Offer(offer.Campaign.CampaignId, delta: offer.Package.Manifest.DeltaFormat is not null || offer.Package.Manifest.BaseVersion is not null);
                 if (!StillExposed(offer.Campaign.CampaignId))
                 {
                     // The campaign was halted, paused or frozen while this offer was being stored: withdraw it
@@ -680,8 +694,19 @@ public sealed class DeviceGrain(
     }
 
     /// <summary>Records an outcome: its ledger row goes with the next write, its event to the shard once stored.</summary>
-    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage) =>
+    private void Enqueue(string campaignId, DeviceOutcome outcome, string? errorCode, int stage)
+    {
         Outbox.Record(S, campaignId, outcome, errorCode, stage, clock.UtcNow, snapshots.Current?.Find(campaignId)?.Retry);
+        RolloutMetrics.Outcome(campaignId, stage, OutcomeLabel(outcome), errorCode);
+    }
+
+    private static string OutcomeLabel(DeviceOutcome outcome) => outcome switch
+    {
+        DeviceOutcome.InProgress => "in_progress",
+        DeviceOutcome.RolledBack => "rolled_back",
+        DeviceOutcome.TimedOut => "timed_out",
+        _ => outcome.ToString().ToLowerInvariant(),
+    };
 
     private Task StoreAndDeliverIfAsync(bool dirty) => dirty ? StoreAndDeliverAsync() : Task.CompletedTask;
 

@@ -38,6 +38,9 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
     /// <summary>The hawkBit DDI listener (HTTP/1.1), when the node serves one.</summary>
     public string? DdiAddress { get; private init; }
 
+    /// <summary>The operator listener (HTTP/1.1: console, HTTP/JSON API, OpenAPI, metrics), when the node serves one.</summary>
+    public string? OperatorAddress { get; private init; }
+
     public GrpcChannel Channel { get; }
 
     public string AdminKey { get; }
@@ -59,6 +62,7 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
             "--data-dir", dataDirectory,
             "--urls", "http://127.0.0.1:0",
             $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}",
+            $"--Rollout:Operator:Url=http://127.0.0.1:{TestPaths.FreePort()}",
             $"--Rollout:Silo:SiloPort={TestPaths.FreePort()}",
             $"--Rollout:Silo:GatewayPort={TestPaths.FreePort()}",
             "--Logging:LogLevel:Default=Warning",
@@ -68,9 +72,11 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         var ddiPort = ZteRollout.Gateway.Ddi.DdiListener.PortOf(app.Configuration["Rollout:Ddi:Url"]);
-        var address = addresses.First(a => ZteRollout.Gateway.Ddi.DdiListener.PortOf(a) != ddiPort);
+        var operatorPort = ZteRollout.Gateway.Operator.OperatorListener.PortOf(app.Configuration["Rollout:Operator:Url"]);
+        var address = addresses.First(a => ZteRollout.Gateway.Ddi.DdiListener.PortOf(a) is { } port && port != ddiPort && port != operatorPort);
         var ddiAddress = addresses.FirstOrDefault(a => ZteRollout.Gateway.Ddi.DdiListener.PortOf(a) == ddiPort);
-        return new EmbeddedNodeHost(app, dataDirectory, address) { DdiAddress = ddiAddress };
+        var operatorAddress = addresses.FirstOrDefault(a => ZteRollout.Gateway.Operator.OperatorListener.PortOf(a) == operatorPort);
+        return new EmbeddedNodeHost(app, dataDirectory, address) { DdiAddress = ddiAddress, OperatorAddress = operatorAddress };
     }
 
     public async ValueTask DisposeAsync()

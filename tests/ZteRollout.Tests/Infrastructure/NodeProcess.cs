@@ -85,6 +85,7 @@ public sealed class NodeProcess : IRolloutEndpoint, IAsyncDisposable
             "--data-dir", dataDirectory,
             "--urls", address,
             $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}",
+            $"--Rollout:Operator:Url=http://127.0.0.1:{TestPaths.FreePort()}",
             $"--Rollout:Silo:SiloPort={TestPaths.FreePort()}",
             $"--Rollout:Silo:GatewayPort={TestPaths.FreePort()}",
             "--Logging:LogLevel:Default=Warning",

@@ -28,7 +28,7 @@ public sealed partial class ReadmeCommandsTests(ITestOutputHelper output)
 
     private const string Cli = "dotnet run --project gateway/ZteRollout.Cli -- ";
     private const string ValidateExample = Cli + "campaigns validate deploy/examples/staged-campaign.yaml";
-    private static readonly int[] ReadmePorts = [5080, 8080, 11111, 30000];
+    private static readonly int[] ReadmePorts = [5080, 5090, 8080, 11111, 30000];
     private static readonly TimeSpan BuildAndRunTimeout = TimeSpan.FromMinutes(10);
 
     [GeneratedRegex(@"--devices \d+")]
@@ -185,7 +185,7 @@ public sealed partial class ReadmeCommandsTests(ITestOutputHelper output)
         while (ReadmePorts.Where(InUse).ToList() is { Count: > 0 } busy)
         {
             Assert.True(DateTime.UtcNow < deadline,
-                $"port(s) {string.Join(", ", busy)} stay in use: README's orchestrator needs 5080, 8080, 11111 and 30000 on 127.0.0.1");
+                $"port(s) {string.Join(", ", busy)} stay in use: README's orchestrator needs 5080, 5090, 8080, 11111 and 30000 on 127.0.0.1");
             Log($"waiting for port(s) {string.Join(", ", busy)} to be free");
             await Task.Delay(TimeSpan.FromSeconds(5));
         }
