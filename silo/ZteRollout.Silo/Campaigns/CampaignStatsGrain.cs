@@ -45,6 +45,9 @@ public sealed record StatsEntry(
 [Reentrant]
 public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 {
+    // Resolving a grain reference reads the interface's attributes; a shard notifies its campaign after every change.
+    private ICampaignGrain? _campaign;
+
     /// <summary>Expiries a shard's sweep has in flight at once.</summary>
     private const int SweepWave = 16;
     private readonly RowQueries _rows;
@@ -176,7 +179,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
     {
         try
         {
-            await GrainFactory.Campaign(CampaignId).OnShardSummaryAsync(BuildSummary());
+            await (_campaign ??= GrainFactory.Campaign(CampaignId)).OnShardSummaryAsync(BuildSummary());
         }
         catch (Exception e)
         {

@@ -16,6 +16,10 @@ namespace ZteRollout.Silo.Devices;
 public sealed class OutcomeOutbox(Grain device, IGrainFactory grains, string deviceId, TimeSpan retryInterval, ILogger logger)
 {
     private readonly List<OutcomeEvent> _pending = [];
+
+    // The device's shard per campaign, resolved once: resolving a grain reference reads the interface's attributes,
+    // which showed in the durable path's profile (docs/benchmarks.md).
+    private readonly Dictionary<string, ICampaignStatsGrain> _shards = new(StringComparer.Ordinal);
     private IGrainTimer? _retry;
 
     /// <summary>
@@ -94,9 +98,7 @@ public sealed class OutcomeOutbox(Grain device, IGrainFactory grains, string dev
         var batch = _pending.ToList();
         try
         {
-            var shard = StatsSharding.ShardOf(deviceId);
-            await Task.WhenAll(batch.GroupBy(e => e.CampaignId).Select(g =>
-                grains.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(g.Key, shard)).ApplyAsync([.. g])));
+            await Task.WhenAll(batch.GroupBy(e => e.CampaignId).Select(g => ShardFor(g.Key).ApplyAsync([.. g])));
             _pending.RemoveAll(batch.Contains);
             _retry?.Dispose();
             _retry = null;
@@ -108,5 +110,16 @@ public sealed class OutcomeOutbox(Grain device, IGrainFactory grains, string dev
                 _ => DeliverAsync(),
                 new GrainTimerCreationOptions { DueTime = retryInterval, Period = retryInterval, KeepAlive = true });
         }
+    }
+
+    private ICampaignStatsGrain ShardFor(string campaignId)
+    {
+        if (!_shards.TryGetValue(campaignId, out var shard))
+        {
+            shard = grains.GetGrain<ICampaignStatsGrain>(StatsSharding.ShardKey(campaignId, StatsSharding.ShardOf(deviceId)));
+            _shards[campaignId] = shard;
+        }
+
+        return shard;
     }
 }
