@@ -125,11 +125,11 @@ internal static class CheckInBenchmark
     }
 
     /// <summary>Eligible by model; stages 1/5/25/100 % that each soak an hour, so the run stays at stage 1.</summary>
-    private static CampaignPlan Plan(string packageId) => new()
+    internal static CampaignPlan Plan(string packageId, string model = Model, string name = "check-in benchmark") => new()
     {
-        Name = "check-in benchmark",
-        Targets = { new CampaignTarget { Model = Model, PackageId = packageId } },
-        Eligibility = new Eligibility { Models = { Model } },
+        Name = name,
+        Targets = { new CampaignTarget { Model = model, PackageId = packageId } },
+        Eligibility = new Eligibility { Models = { model } },
         InProgressTimeoutSeconds = 86400,
         Stages =
         {

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Core;
+using Npgsql;
 using ZteRollout.Admin.V1;
 using ZteRollout.Benchmarks.Baseline;
 using ZteRollout.Device.V1;
+using ZteRollout.Tests.Infrastructure;
 
 namespace ZteRollout.Benchmarks;
 
@@ -43,9 +45,9 @@ internal static class DurableBenchmark
         // A run id keeps device ids and the bare table apart from earlier runs when --pg-connection names a database
         // that outlives the run.
         var run = Guid.NewGuid().ToString("N")[..6];
-        await using var postgres = postgresql && o.PgConnection is null ? await ThrowawayPostgres.StartAsync() : null;
-        var nodeDatabase = postgres is null ? o.PgConnection : await postgres.CreateDatabaseAsync("zte_rollout");
-        var bareDatabase = postgres is null ? o.PgConnection : await postgres.CreateDatabaseAsync("bare_upsert");
+        await using var postgres = postgresql && o.PgConnection is null ? await PostgresServer.StartAsync() : null;
+        var nodeDatabase = postgres is null ? o.PgConnection : WithBenchmarkTimeouts(await postgres.CreateDatabaseAsync("zte_rollout"));
+        var bareDatabase = postgres is null ? o.PgConnection : WithBenchmarkTimeouts(await postgres.CreateDatabaseAsync("bare_upsert"));
         string[] settings = postgresql ? ["--Rollout:Database:Kind=postgresql", $"--Rollout:Database:ConnectionString={nodeDatabase}"] : [];
 
         await using var node = await OrchestratorNode.StartAsync(settings);
@@ -151,47 +153,15 @@ internal static class DurableBenchmark
         }
     }
 
-    /// <summary>
-    /// Like <see cref="LoadRunner.RunForAsync"/>, for a finite supply: <paramref name="call"/> returns false when it found
-    /// nothing left to call with, and that caller stops. The window ends when the time is up or every caller stopped.
-    /// </summary>
     private static async Task<Window> RunWhileSuppliedAsync(TimeSpan duration, int concurrency, Func<int, Task<bool>> call)
     {
-        var latencies = new List<long>[concurrency];
-        long errors = 0;
-        var ranOut = 0;
-        var start = Stopwatch.GetTimestamp();
-        var end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var callers = Enumerable.Range(0, concurrency).Select(caller => Task.Run(async () =>
-        {
-            var mine = latencies[caller] = new List<long>(16 * 1024);
-            while (Stopwatch.GetTimestamp() < end)
-            {
-                var before = Stopwatch.GetTimestamp();
-                try
-                {
-                    if (!await call(caller))
-                    {
-                        Volatile.Write(ref ranOut, 1);
-                        return;
-                    }
-
-                    mine.Add(Stopwatch.GetTimestamp() - before);
-                }
-                catch (RpcException)
-                {
-                    Interlocked.Increment(ref errors);
-                }
-            }
-        }));
-        await Task.WhenAll(callers);
-        var elapsed = Stopwatch.GetElapsedTime(start);
-
-        var all = latencies.SelectMany(l => l).ToArray();
-        Array.Sort(all);
-        var load = new LoadResult(all.Length, errors, elapsed, LoadRunner.TicksToMs(LoadRunner.Percentile(all, 0.50)), LoadRunner.TicksToMs(LoadRunner.Percentile(all, 0.99)));
-        return new Window(load, ranOut == 1);
+        var (load, ranOut) = await LoadRunner.RunWhileSuppliedAsync(duration, concurrency, call);
+        return new Window(load, ranOut);
     }
+
+    /// <summary>The durable benchmark's PostgreSQL connection string: its group commits may wait longer than a test's.</summary>
+    private static string WithBenchmarkTimeouts(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 15, CommandTimeout = 60 }.ConnectionString;
 
     /// <summary>Eligible by model; one stage at 100 % with no soak, no rate limit, retries to spare, a week to finish.</summary>
     private static CampaignPlan Plan(string packageId) => new()

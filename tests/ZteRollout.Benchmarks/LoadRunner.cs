@@ -38,10 +38,23 @@ internal static class LoadRunner
     /// back until <paramref name="duration"/> has passed. A call that fails with an RpcException counts as an error and
     /// not in the throughput or latencies.
     /// </summary>
-    public static async Task<LoadResult> RunForAsync(TimeSpan duration, int concurrency, Func<int, Task> call)
+    public static async Task<LoadResult> RunForAsync(TimeSpan duration, int concurrency, Func<int, Task> call) =>
+        (await RunWhileSuppliedAsync(duration, concurrency, async caller =>
+        {
+            await call(caller);
+            return true;
+        })).Load;
+
+    /// <summary>
+    /// Like <see cref="RunForAsync"/>, for a finite supply: <paramref name="call"/> returns false when it found nothing
+    /// left to call with, and that caller stops. The window ends when the time is up or every caller stopped;
+    /// <c>RanOut</c> says whether any caller ran out of supply.
+    /// </summary>
+    public static async Task<(LoadResult Load, bool RanOut)> RunWhileSuppliedAsync(TimeSpan duration, int concurrency, Func<int, Task<bool>> call)
     {
         var latencies = new List<long>[concurrency];
         long errors = 0;
+        var ranOut = 0;
         var start = Stopwatch.GetTimestamp();
         var end = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var callers = Enumerable.Range(0, concurrency).Select(caller => Task.Run(async () =>
@@ -52,7 +65,12 @@ internal static class LoadRunner
                 var before = Stopwatch.GetTimestamp();
                 try
                 {
-                    await call(caller);
+                    if (!await call(caller))
+                    {
+                        Volatile.Write(ref ranOut, 1);
+                        return;
+                    }
+
                     mine.Add(Stopwatch.GetTimestamp() - before);
                 }
                 catch (RpcException)
@@ -66,7 +84,7 @@ internal static class LoadRunner
 
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
-        return new LoadResult(all.Length, errors, elapsed, TicksToMs(Percentile(all, 0.50)), TicksToMs(Percentile(all, 0.99)));
+        return (new LoadResult(all.Length, errors, elapsed, TicksToMs(Percentile(all, 0.50)), TicksToMs(Percentile(all, 0.99))), ranOut == 1);
     }
 
     /// <summary>Calls <paramref name="call"/> once for each of <paramref name="count"/> items, at most <paramref name="concurrency"/> at a time.</summary>

@@ -152,20 +152,7 @@ internal static class ScaleBenchmark
     }
 
     /// <summary>The <c>checkin</c> benchmark's plan: stages 1/5/25/100 % that each soak an hour, so the run stays at 1 %.</summary>
-    private static CampaignPlan Plan(string packageId) => new()
-    {
-        Name = "scale benchmark",
-        Targets = { new CampaignTarget { Model = Model, PackageId = packageId } },
-        Eligibility = new Eligibility { Models = { Model } },
-        InProgressTimeoutSeconds = 86400,
-        Stages =
-        {
-            new Stage { Percent = 1, MinSoakSeconds = 3600 },
-            new Stage { Percent = 5, MinSoakSeconds = 3600 },
-            new Stage { Percent = 25, MinSoakSeconds = 3600 },
-            new Stage { Percent = 100, MinSoakSeconds = 3600 },
-        },
-    };
+    private static CampaignPlan Plan(string packageId) => CheckInBenchmark.Plan(packageId, Model, "scale benchmark");
 
     private sealed record SizeResult(
         int Devices,

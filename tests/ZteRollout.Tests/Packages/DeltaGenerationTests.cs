@@ -134,34 +134,37 @@ public sealed class DeltaGenerationTests
     [Fact]
     public async Task ImageOverTheWindowLimit_IsRefusedForDelta_WithTheReason()
     {
-        var (v1, v2) = ImagePair(seed: 4);
-        await using var run = await NodeRun.StartAsync("delta-window", "--Rollout:Deltas:MaxWindowLog=20");
-        var node = run.Node;
-        await Scenario.UploadAsync(node, Scenario.Full("DG-4", "1.0"), v1);
-        var full2 = await Scenario.UploadAsync(node, Scenario.Full("DG-4", "2.0"), v2);
-
-        var job = await WaitFinishedAsync(node, full2.PackageId);
+        var (job, v1, v2) = await GenerateUnderLimitAsync(seed: 4, "DG-4", "--Rollout:Deltas:MaxWindowLog=20");
         Assert.Equal(
             (DeltaGenerationState.Refused, $"image of {v2.Length} bytes needs a zstd window of 2^21; the limit is 2^20 (1 MiB, Rollout:Deltas:MaxWindowLog): devices get the FULL"),
             (job.State, job.Reason));
-        Assert.Empty(await DeltasOfAsync(node, "DG-4"));
     }
 
     [Fact]
     public async Task GenerationOverTheMemoryBudget_IsRefusedWithTheReason()
     {
-        var (v1, v2) = ImagePair(seed: 6);
-        await using var run = await NodeRun.StartAsync("delta-memory", "--Rollout:Deltas:MemoryBudgetBytes=8388608");
-        var node = run.Node;
-        await Scenario.UploadAsync(node, Scenario.Full("DG-6", "1.0"), v1);
-        var full2 = await Scenario.UploadAsync(node, Scenario.Full("DG-6", "2.0"), v2);
-
-        var job = await WaitFinishedAsync(node, full2.PackageId);
+        var (job, v1, _) = await GenerateUnderLimitAsync(seed: 6, "DG-6", "--Rollout:Deltas:MemoryBudgetBytes=8388608");
         var needed = ZstdPatch.EstimateGenerationBytes(v1.Length, 21) >> 20;
         Assert.Equal(
             (DeltaGenerationState.Refused, $"generation needs about {needed} MiB, more than the memory budget of 8 MiB (Rollout:Deltas:MemoryBudgetBytes)"),
             (job.State, job.Reason));
-        Assert.Empty(await DeltasOfAsync(node, "DG-6"));
+    }
+
+    /// <summary>
+    /// Uploads versions 1.0 and 2.0 of <paramref name="model"/> on a node started with one limiting setting, waits for
+    /// the 1.0→2.0 job and checks that no delta was published; the caller checks the job's state and reason.
+    /// </summary>
+    private static async Task<(DeltaGeneration Job, byte[] V1, byte[] V2)> GenerateUnderLimitAsync(int seed, string model, string limit)
+    {
+        var (v1, v2) = ImagePair(seed);
+        await using var run = await NodeRun.StartAsync($"delta-limit-{seed}", limit);
+        var node = run.Node;
+        await Scenario.UploadAsync(node, Scenario.Full(model, "1.0"), v1);
+        var full2 = await Scenario.UploadAsync(node, Scenario.Full(model, "2.0"), v2);
+
+        var job = await WaitFinishedAsync(node, full2.PackageId);
+        Assert.Empty(await DeltasOfAsync(node, model));
+        return (job, v1, v2);
     }
 
     [Fact]
