@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using ZteRollout.Gateway.Operator;
 using ZteRollout.Tests.Infrastructure;
 
 namespace ZteRollout.Tests.Operator;
@@ -28,6 +31,32 @@ public sealed class OrleansDashboardTests(ObservabilityNodeFixture fixture) : ID
         Assert.Equal(HttpStatusCode.Forbidden, viewer.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, viewerCounters.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, noKey.StatusCode);
+    }
+
+    /// <summary>The console's sign-in cookie for <paramref name="apiKey"/>, as the console sets it.</summary>
+    private string ConsoleCookie(string apiKey)
+    {
+        var context = new DefaultHttpContext();
+        Assert.NotNull(fixture.Node.Services.GetRequiredService<ConsoleSession>().SignIn(context, apiKey));
+        var setCookie = context.Response.Headers.SetCookie.ToString();
+        return setCookie[..setCookie.IndexOf(';', StringComparison.Ordinal)];
+    }
+
+    [Fact]
+    public async Task Dashboard_InABrowserSignedInToTheConsole_ServesAnAdmin_RefusesAViewer403()
+    {
+        // The dashboard's page fetches its figures with the browser's cookies and no authorization header.
+        using var admin = new HttpRequestMessage(HttpMethod.Get, "/orleans-dashboard/ClusterStats") { Headers = { { "Cookie", ConsoleCookie(fixture.Node.AdminKey) } } };
+        using var viewer = new HttpRequestMessage(HttpMethod.Get, "/orleans-dashboard/ClusterStats") { Headers = { { "Cookie", ConsoleCookie(ObservabilityNodeFixture.ViewerKey) } } };
+        using var forged = new HttpRequestMessage(HttpMethod.Get, "/orleans-dashboard/ClusterStats") { Headers = { { "Cookie", ConsoleSession.CookieName + "=not-a-protected-key" } } };
+
+        using var adminAnswer = await _client.SendAsync(admin);
+        using var viewerAnswer = await _client.SendAsync(viewer);
+        using var forgedAnswer = await _client.SendAsync(forged);
+
+        Assert.Equal(HttpStatusCode.OK, adminAnswer.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, viewerAnswer.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, forgedAnswer.StatusCode);
     }
 
     [Fact]
