@@ -47,6 +47,18 @@ builder.UseOrleansClient(client =>
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         return true;
     });
+
+    // Grain calls carry the request's trace to the silos (which must have it on too: the same settings).
+    if (GatewayHostingExtensions.TracingEnabled(config))
+    {
+        client.AddActivityPropagation();
+    }
+
+    // The Orleans Dashboard on the operator listener reads the figures the silos collect (set the setting on them too).
+    if (config.GetValue(ZteRollout.Gateway.Operator.OrleansDashboardEndpoints.Setting, false))
+    {
+        Orleans.Dashboard.ServiceCollectionExtensions.AddDashboard(client);
+    }
 });
 builder.Services.AddZteRolloutGateway(config, dataDirectory);
 builder.Services.AddZteRolloutTelemetry("zte-rollout-gateway");

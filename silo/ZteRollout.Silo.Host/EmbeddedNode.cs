@@ -106,6 +106,16 @@ public static class EmbeddedNode
             }
 
             silo.AddZteRollout(database, builder.Configuration);
+            if (GatewayHostingExtensions.TracingEnabled(config))
+            {
+                silo.AddActivityPropagation();
+            }
+
+            if (config.GetValue(Gateway.Operator.OrleansDashboardEndpoints.Setting, false))
+            {
+                // The dashboard's figures are collected by every silo (a grain call profiler); gateways only show them.
+                Orleans.Dashboard.ServiceCollectionExtensions.AddDashboard(silo);
+            }
         });
         builder.Services.AddZteRolloutTelemetry($"zte-rollout-{role}");
 

@@ -85,6 +85,10 @@ public static class GatewayHostingExtensions
         if (OperatorListener.PortOf(configuration[OperatorOptions.Section + ":Url"]) is not null)
         {
             AddOperatorListener(services, grpc, dataDirectory);
+            if (configuration.GetValue(OrleansDashboardEndpoints.Setting, false))
+            {
+                services.AddZteRolloutOrleansDashboardAccess();
+            }
         }
 
         services.AddGrpcHealthChecks().AddCheck("orleans", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
@@ -131,9 +135,21 @@ public static class GatewayHostingExtensions
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
     }
 
+    /// <summary>Turns on trace propagation through grain calls without an OTLP exporter (for an in-process or dotnet-monitor listener).</summary>
+    public const string TracingSetting = "Rollout:Telemetry:Tracing";
+
+    /// <summary>
+    /// Whether grain calls carry the caller's trace (Orleans' activity propagation: <c>AddActivityPropagation</c> on the
+    /// silo and the client): when traces are exported over OTLP, or <see cref="TracingSetting"/> is true. Off otherwise,
+    /// as its call filters run on every grain call.
+    /// </summary>
+    public static bool TracingEnabled(IConfiguration configuration) =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")) || configuration.GetValue(TracingSetting, false);
+
     /// <summary>
     /// Traces and metrics for the gateway and Orleans, exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
     /// Without an exporter nothing is collected: instrumentation on the check-in path costs throughput for nobody.
+    /// A trace runs gateway request → Orleans grain call (client, then silo) → <see cref="RolloutTracing"/> storage write.
     /// </summary>
     public static IServiceCollection AddZteRolloutTelemetry(this IServiceCollection services, string serviceName)
     {
@@ -144,7 +160,7 @@ public static class GatewayHostingExtensions
 
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application").AddOtlpExporter())
+            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource(RolloutTracing.OrleansSources).AddSource(RolloutTracing.SourceName).AddOtlpExporter())
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Microsoft.Orleans", RolloutMetrics.MeterName).AddOtlpExporter());
         return services;
     }

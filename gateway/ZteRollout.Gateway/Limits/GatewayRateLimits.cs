@@ -172,19 +172,38 @@ public sealed class GatewayRateLimits : IDisposable
 
     /// <summary>
     /// The middleware's refusal as a gRPC status: a trailers-only response (HTTP 200, the status in the headers, which
-    /// a trailers-only response's client reads as trailers) with ResourceExhausted and the retry-after hint.
+    /// a trailers-only response's client reads as trailers) with ResourceExhausted and the retry-after hint. An HTTP
+    /// caller (the operator listener's JSON API, console, metrics; DDI agents) gets what JSON transcoding answers for
+    /// ResourceExhausted instead: 429, <c>Retry-After</c>, and the status as a JSON body.
     /// </summary>
-    public static ValueTask WriteRejection(OnRejectedContext rejected, string what)
+    public static async ValueTask WriteRejection(OnRejectedContext rejected, string what)
     {
         var response = rejected.HttpContext.Response;
         var retryAfter = RetryAfter(rejected.Lease);
+        var message = $"too many calls {what}; retry after {Seconds(retryAfter)} s";
+        if (!(rejected.HttpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) ?? false))
+        {
+            response.StatusCode = StatusCodes.Status429TooManyRequests;
+            response.Headers.RetryAfter = Seconds(retryAfter);
+            await response.WriteAsJsonAsync(new HttpRejection((int)StatusCode.ResourceExhausted, message), rejected.HttpContext.RequestAborted);
+            return;
+        }
+
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/grpc";
         response.Headers["grpc-status"] = ((int)StatusCode.ResourceExhausted).ToString(CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = Uri.EscapeDataString($"too many calls {what}; retry after {Seconds(retryAfter)} s");
+        response.Headers["grpc-message"] = Uri.EscapeDataString(message);
         response.Headers.RetryAfter = Seconds(retryAfter);
         response.Headers["grpc-retry-pushback-ms"] = ((long)retryAfter.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The body JSON transcoding writes for a gRPC status (google.rpc.Status), for a refusal made before transcoding runs.</summary>
+    private sealed record HttpRejection(
+        [property: System.Text.Json.Serialization.JsonPropertyName("code")] int Code,
+        [property: System.Text.Json.Serialization.JsonPropertyName("message")] string Message)
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("details")]
+        public object[] Details { get; } = [];
     }
 
     private static RpcException Exhausted(string message, RateLimitLease lease)

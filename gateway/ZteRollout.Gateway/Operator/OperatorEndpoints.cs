@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using ZteRollout.Gateway.Auth;
 
 namespace ZteRollout.Gateway.Operator;
@@ -27,6 +29,11 @@ public static class OperatorEndpoints
             .WithMetadata(new OperatorEndpointMetadata())
             .RequireAuthorization(RolloutAuth.Policies.Viewer);
         endpoints.MapZteRolloutConsole();
+        if (endpoints.ServiceProvider.GetRequiredService<IOptions<OperatorOptions>>().Value.OrleansDashboard)
+        {
+            endpoints.MapZteRolloutOrleansDashboard();
+        }
+
         return endpoints;
     }
 }

@@ -11,4 +11,11 @@ public sealed class OperatorOptions
     /// value turns it off. Needs a fixed port: the port tells operator connections from device ones.
     /// </summary>
     public string? Url { get; set; }
+
+    /// <summary>
+    /// Serves the Orleans Dashboard under <c>/orleans-dashboard</c> on this listener, admin role only
+    /// (<see cref="OrleansDashboardEndpoints"/>). Off by default: its grain call profiler runs on every grain call.
+    /// In a cluster, set it on the silos too (they collect the figures the gateway shows).
+    /// </summary>
+    public bool OrleansDashboard { get; set; }
 }

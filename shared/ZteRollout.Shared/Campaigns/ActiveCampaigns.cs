@@ -80,6 +80,13 @@ public sealed record CampaignSnapshot(
     [Id(2)]
     public bool Frozen { get; init; }
 
+    /// <summary>
+    /// When the directory published this version (real time, like the pushes): a silo taking it measures how long it
+    /// took to arrive (<see cref="Telemetry.RolloutMetrics.SnapshotReceived"/>).
+    /// </summary>
+    [Id(3)]
+    public DateTimeOffset PublishedAt { get; init; }
+
     /// <summary>The campaign with this id, or null when the snapshot does not hold it (it is not running, paused or halted).</summary>
     public ActiveCampaign? Find(string campaignId)
     {

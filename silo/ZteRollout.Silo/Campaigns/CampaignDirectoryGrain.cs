@@ -188,7 +188,12 @@ public sealed class CampaignDirectoryGrain(
         && target.Deltas.All(d => d.PackageId != delta.PackageId);
 
     private static CampaignSnapshot SnapshotOf(CampaignDirectoryState s) =>
-        new(s.SnapshotVersion, [.. s.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)]) { Frozen = s.Fleet.Frozen };
+        new(s.SnapshotVersion, [.. s.Running.Values.OrderBy(c => c.CampaignId, StringComparer.Ordinal)])
+        {
+            Frozen = s.Fleet.Frozen,
+            // Transport timing, as the pushes: real time, so silos measure the publish latency on the same clock.
+            PublishedAt = TimeProvider.System.GetUtcNow(),
+        };
 
     /// <summary>
     /// Stores the state, then makes it what polls and pushes hand out. A failed write drops this activation, so the

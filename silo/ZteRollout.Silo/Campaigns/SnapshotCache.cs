@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ZteRollout.Shared.Campaigns;
 using ZteRollout.Shared.Grains;
+using ZteRollout.Shared.Telemetry;
 
 namespace ZteRollout.Silo.Campaigns;
 
@@ -10,13 +11,16 @@ namespace ZteRollout.Silo.Campaigns;
 /// second catches up when a push was lost and renews this silo's subscription to the pushes. Device grains read it without a call.
 /// Every few polls the silo also asks each campaign its snapshot lets offer to reconcile the directory with what the
 /// campaign stored, so a halt that was stored but whose publication failed stops this silo's offers within seconds
-/// even if nobody retries it.
+/// even if nobody retries it. Its version and each new one's publish latency are rollout metrics, labelled by silo.
 /// </summary>
 public sealed class SnapshotCache(
     IGrainFactory grains,
     IOptions<RolloutSiloOptions> options,
+    ILocalSiloDetails silo,
     ILogger<SnapshotCache> logger) : ISnapshotObserver, ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
+    private readonly string _siloLabel = silo.SiloAddress.ToString();
+    private IDisposable? _versionGauge;
     /// <summary>Polls between two reconcile requests (at the default poll interval, every 5 s).</summary>
     private const int PollsPerReconcile = 5;
     private readonly CancellationTokenSource _stopping = new();
@@ -62,12 +66,14 @@ public sealed class SnapshotCache(
     private Task StartAsync(CancellationToken cancellationToken)
     {
         _reference = grains.CreateObjectReference<ISnapshotObserver>(this);
+        _versionGauge = RolloutMetrics.ObserveSnapshotVersion(_siloLabel, () => Volatile.Read(ref _current)?.Version);
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
     {
+        _versionGauge?.Dispose();
         if (Volatile.Read(ref _disposed) == 0)
         {
             await _stopping.CancelAsync();
@@ -172,6 +178,11 @@ public sealed class SnapshotCache(
 
             if (Interlocked.CompareExchange(ref _current, snapshot, current) == current)
             {
+                if (snapshot.PublishedAt != default)
+                {
+                    RolloutMetrics.SnapshotReceived(_siloLabel, TimeProvider.System.GetUtcNow() - snapshot.PublishedAt);
+                }
+
                 return;
             }
         }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Globalization;
 using Orleans.Serialization;
 using Orleans.Storage;
+using ZteRollout.Shared.Telemetry;
 
 namespace ZteRollout.Silo.Storage;
 
@@ -10,6 +12,8 @@ namespace ZteRollout.Silo.Storage;
 /// the Orleans binary serializer (the same [Id] contract as messages) synchronously, on the grain's own scheduler,
 /// before the write is queued: what is stored is the state as it was when the grain asked, whatever it does next.
 /// State that implements <see cref="IRowCarrier"/> hands over the rows that must be stored with it.
+/// Each write is a span (<see cref="RolloutTracing.StorageWriteSpan"/>, under the grain call that asked for it) and a
+/// latency on <see cref="RolloutMetrics"/>: the wait a device's ack includes.
 /// </summary>
 public sealed class GroupCommitGrainStorage(GroupCommitWriter writer, Serializer serializer) : IGrainStorage
 {
@@ -31,6 +35,11 @@ public sealed class GroupCommitGrainStorage(GroupCommitWriter writer, Serializer
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        // A latency, not a time of day: the monotonic stopwatch, whatever clock the rollout runs on.
+        var started = Stopwatch.GetTimestamp();
+        using var span = RolloutTracing.Source.StartActivity(RolloutTracing.StorageWriteSpan, ActivityKind.Client);
+        span?.SetTag("zte.state", stateName);
+        span?.SetTag("zte.grain", grainId.ToString());
         var payload = serializer.SerializeToArray(grainState.State);
         var carrier = grainState.State as IRowCarrier;
         var rows = carrier?.TakeRows() ?? [];
@@ -40,10 +49,15 @@ public sealed class GroupCommitGrainStorage(GroupCommitWriter writer, Serializer
             grainState.ETag = version.ToString(CultureInfo.InvariantCulture);
             grainState.RecordExists = true;
         }
-        catch
+        catch (Exception e)
         {
             carrier?.RestoreRows(rows);
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
             throw;
+        }
+        finally
+        {
+            RolloutMetrics.DurableWrite(stateName, Stopwatch.GetElapsedTime(started));
         }
     }
 

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
+using ZteRollout.Shared.Telemetry;
 using ZteRollout.Silo.Hosting;
 
 namespace ZteRollout.Silo.Storage;
@@ -110,12 +112,15 @@ public sealed class GroupCommitWriter : IAsyncDisposable
 
     private async Task CommitAsync(IBatchExecutor executor, List<PendingWrite> batch)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await executor.ExecuteAsync(batch, CancellationToken.None);
+            RolloutMetrics.GroupCommit(committed: true, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception e)
         {
+            RolloutMetrics.GroupCommit(committed: false, Stopwatch.GetElapsedTime(started));
             _logger.LogWarning("Group commit of {Count} writes failed: {Error}", batch.Count, e.Message);
             foreach (var write in batch)
             {

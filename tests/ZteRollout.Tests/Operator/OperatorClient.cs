@@ -29,6 +29,9 @@ public sealed class OperatorClient(string baseAddress) : IDisposable
         return await _http.SendAsync(request);
     }
 
+    /// <summary>Sends a request built by the caller (e.g. with a cookie), as a browser would.</summary>
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => _http.SendAsync(request);
+
     /// <summary>The response body as JSON, with the status and body in the message when it is not JSON.</summary>
     public static async Task<JsonNode> JsonAsync(HttpResponseMessage response)
     {

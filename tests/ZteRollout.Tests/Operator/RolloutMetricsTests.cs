@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using ZteRollout.Admin.V1;
 using ZteRollout.Device.V1;
+using ZteRollout.Silo.Campaigns;
 using ZteRollout.Tests.Ddi;
 using ZteRollout.Tests.Infrastructure;
 
@@ -70,6 +72,35 @@ public sealed class RolloutMetricsTests(NodeFixture fixture) : IDisposable
         // Process-wide series: what this test added (the collection's tests run one at a time).
         Assert.Equal(3, Value(after, """zte_rollout_checkins_total{result="offer"}""") - Value(before, """zte_rollout_checkins_total{result="offer"}"""));
         Assert.Equal(3 * packageSize, Value(after, """zte_rollout_download_bytes_total{protocol="grpc"}""") - Value(before, """zte_rollout_download_bytes_total{protocol="grpc"}"""));
+    }
+
+    [Fact]
+    public async Task Metrics_ShowEachSilosSnapshotVersion_ItsPublishLatencies_AndEveryDurableWrite()
+    {
+        var snapshots = Node.Services.GetRequiredService<SnapshotCache>();
+        var silo = Node.Services.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToString();
+        var package = await Scenario.UploadAsync(Node, Scenario.Full("MET-SNAP", "R2.0"), Scenario.RandomBytes(4096, seed: 17));
+        var tokens = await Scenario.RegisterAsync(Node, "met-snap-1");
+        var before = await ScrapeAsync();
+        var versionBefore = snapshots.Current!.Version;
+
+        // Starting a campaign publishes one snapshot version; the device's check-in stores its offer.
+        await Scenario.StartCampaignAsync(Node, "met-snap", "MET-SNAP", package.PackageId);
+        var answer = await Scenario.CheckInAsync(Node, "met-snap-1", tokens["met-snap-1"], Scenario.Facts("MET-SNAP", "R1.0"));
+        Assert.False(string.IsNullOrEmpty(answer.Offer.OfferId));
+        var after = await ScrapeAsync();
+        var versionAfter = snapshots.Current!.Version;
+
+        Assert.Equal(versionBefore + 1, versionAfter);
+        Assert.Equal(versionAfter, Value(after, $$"""zte_rollout_snapshot_version{silo="{{silo}}"}"""));
+        Assert.Equal(1, Value(after, $$"""zte_rollout_snapshot_publish_latency_seconds_count{silo="{{silo}}"}""")
+            - Value(before, $$"""zte_rollout_snapshot_publish_latency_seconds_count{silo="{{silo}}"}"""));
+        // Each durable write is observed under its state once its ack is back: the device's offer (awaited by the
+        // check-in), the directory's two changes (awaited by create and start); and each group commit transaction.
+        Assert.Equal(1, Value(after, """zte_rollout_storage_write_duration_seconds_count{state="device"}""") - Value(before, """zte_rollout_storage_write_duration_seconds_count{state="device"}"""));
+        Assert.Equal(2, Value(after, """zte_rollout_storage_write_duration_seconds_count{state="directory"}""") - Value(before, """zte_rollout_storage_write_duration_seconds_count{state="directory"}"""));
+        Assert.True(Value(after, """zte_rollout_storage_commit_duration_seconds_count{result="ok"}""") > Value(before, """zte_rollout_storage_commit_duration_seconds_count{result="ok"}"""));
+        Assert.Contains("# TYPE zte_rollout_storage_write_duration_seconds histogram", after);
     }
 
     [Fact]
