@@ -81,7 +81,7 @@ public static class ReleaseKeys
     internal static string FormatTime(DateTimeOffset time) =>
         time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    internal static DateTimeOffset WholeSeconds(DateTimeOffset time) =>
+    public static DateTimeOffset WholeSeconds(DateTimeOffset time) =>
         new(time.UtcTicks - time.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
 }
 
