@@ -50,7 +50,7 @@ internal sealed class ReleaseKeyStore(Dictionary<string, ReleaseKey> keys)
             throw RolloutException.InvalidField("statement", e.Message);
         }
 
-        if (!keys.TryGetValue(statement.SignedBy, out var signer) || !signer.IsTrusted)
+        if (!keys.TryGetValue(statement.SignedBy, out var signer))
         {
             throw RolloutException.InvalidField("statement.signed_by",
                 $"key {statement.SignedBy} is not a trusted release key; a new key must be introduced by one that is (trusted: {TrustedList()})");
@@ -59,6 +59,17 @@ internal sealed class ReleaseKeyStore(Dictionary<string, ReleaseKey> keys)
         if (!KeyRotationStatement.SignatureVerifies(statementBytes, signature, signer.PublicKeyPem))
         {
             throw RolloutException.InvalidField("signature", $"does not verify with key {signer.KeyId}, which the statement names as its signer");
+        }
+
+        if (IsTrusted(statement.NewKeyId) && statement.Revokes.All(id => keys.TryGetValue(id, out var k) && !k.IsTrusted))
+        {
+            // Applied already (a retry, or a replay after the signer retired itself): nothing to change.
+            return false;
+        }
+
+        if (!signer.IsTrusted)
+        {
+            throw RolloutException.InvalidField("statement.signed_by", $"key {signer.KeyId} was revoked; a new key must be introduced by a trusted one (trusted: {TrustedList()})");
         }
 
         var newId = statement.NewKeyId;
