@@ -7,7 +7,10 @@ using ZteRollout.Admin.V1;
 
 namespace ZteRollout.Cli;
 
-/// <summary><c>packages upload|list|show|signing-key</c>: firmware images and the key that signs their manifests.</summary>
+/// <summary>
+/// <c>packages upload|list|show|delta|signing-key</c>: firmware images and the keys that sign their manifests; the
+/// offline release-key commands are <see cref="ReleaseKeyCommands"/>.
+/// </summary>
 internal static class PackagesCommands
 {
     private const string Full = "full";
@@ -16,14 +19,23 @@ internal static class PackagesCommands
     // Below this a file hashes and uploads in about a second; a bar would only flicker.
     private const long ProgressBarFrom = 8L << 20;
 
-    public static Command Create() => new("packages", "Upload, list and inspect firmware packages.")
+    public static Command Create()
     {
-        Upload(),
-        List(),
-        Show(),
-        GenerateDelta(),
-        SigningKey(),
-    };
+        var command = new Command("packages", "Upload, list and inspect firmware packages; make and rotate release keys, sign manifests.")
+        {
+            Upload(),
+            List(),
+            Show(),
+            GenerateDelta(),
+            SigningKey(),
+        };
+        foreach (var releaseKeyCommand in ReleaseKeyCommands.Create())
+        {
+            command.Subcommands.Add(releaseKeyCommand);
+        }
+
+        return command;
+    }
 
     private static Command GenerateDelta()
     {
@@ -46,8 +58,13 @@ internal static class PackagesCommands
     private static Command Upload()
     {
         var file = new Argument<FileInfo>("FILE") { Description = "The package image." }.AcceptExistingOnly();
-        var version = new Option<string>("--version") { Description = "Firmware version the package installs, e.g. MF18.2.1.B08.", HelpName = "V", Required = true };
-        var models = new Option<string[]>("--model") { Description = "A model the package is built for; repeat for several.", HelpName = "M", Required = true };
+        var signedManifest = new Option<FileInfo>("--manifest")
+        {
+            Description = "The manifest signed offline (`packages sign`): version, models, kind and rollback terms come from it. Required when the server keeps no online key.",
+            HelpName = "FILE",
+        }.AcceptExistingOnly();
+        var version = new Option<string?>("--version") { Description = "Firmware version the package installs, e.g. MF18.2.1.B08 (without --manifest).", HelpName = "V" };
+        var models = new Option<string[]>("--model") { Description = "A model the package is built for; repeat for several (without --manifest).", HelpName = "M" };
         var kind = new Option<string>("--kind") { Description = "A whole image, or a delta over --base-version.", DefaultValueFactory = _ => Full }
             .AcceptOnlyFromAmong(Full, Delta);
         var baseVersion = new Option<string?>("--base-version") { Description = "For a delta: the version it applies to.", HelpName = "B" };
@@ -70,13 +87,30 @@ internal static class PackagesCommands
             HelpName = "NAME",
         };
 
-        var command = new Command("upload", "Upload a package: hashes it locally, streams it in 1 MiB chunks; the server checks the hash and signs a manifest.")
+        var command = new Command("upload",
+            "Upload a package: hashes it locally, streams it in 1 MiB chunks; the server checks the hash and the signed manifest (or, with an online key, signs one).")
         {
-            file, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes, securityVersion, rollbackFrom, fileName,
+            file, signedManifest, version, models, kind, baseVersion, minBattery, requiredFree, releaseNotes, securityVersion, rollbackFrom, fileName,
         };
         // Caught before a large upload rather than after it.
         command.Validators.Add(result =>
         {
+            if (result.GetValue(signedManifest) is not null)
+            {
+                if (result.GetValue(version) is not null || result.GetValue(models) is { Length: > 0 } || result.GetValue(baseVersion) is not null
+                    || result.GetValue(securityVersion) != 0 || result.GetValue(rollbackFrom) is { Length: > 0 })
+                {
+                    result.AddError("--manifest signs the version, models, kind and rollback terms; give them to `packages sign`, not here.");
+                }
+
+                return;
+            }
+
+            if (result.GetValue(version) is null || result.GetValue(models) is not { Length: > 0 })
+            {
+                result.AddError("--version and --model are required without --manifest.");
+            }
+
             var isDelta = result.GetValue(kind) == Delta;
             var hasBase = !string.IsNullOrWhiteSpace(result.GetValue(baseVersion));
             if (isDelta != hasBase)
@@ -88,17 +122,34 @@ internal static class PackagesCommands
         {
             var metadata = new PackageMetadata
             {
-                Version = parse.GetRequiredValue(version),
-                TargetModels = { parse.GetRequiredValue(models) },
-                Kind = parse.GetValue(kind) == Delta ? PackageKind.Delta : PackageKind.Full,
-                BaseVersion = parse.GetValue(baseVersion) ?? "",
                 MinBatteryPercent = parse.GetValue(minBattery),
                 RequiredFreeBytes = parse.GetValue(requiredFree),
                 ReleaseNotes = parse.GetValue(releaseNotes) ?? "",
-                SecurityVersion = parse.GetValue(securityVersion),
-                RollbackFrom = { parse.GetValue(rollbackFrom) ?? [] },
                 Filename = parse.GetValue(fileName) ?? PlainName(parse.GetRequiredValue(file).Name),
             };
+            if (parse.GetValue(signedManifest) is { } manifestFile)
+            {
+                // The server checks the signature; the terms are copied so its metadata checks read the same values.
+                var (envelope, signed) = ReleaseKeyCommands.ReadSignedManifest(manifestFile.FullName);
+                metadata.Version = signed.Version;
+                metadata.TargetModels.AddRange(signed.Models);
+                metadata.Kind = signed.Kind == Shared.Packages.PackageKind.Delta ? PackageKind.Delta : PackageKind.Full;
+                metadata.BaseVersion = signed.BaseVersion ?? "";
+                metadata.SecurityVersion = signed.SecurityVersion;
+                metadata.RollbackFrom.AddRange(signed.RollbackFrom);
+                metadata.SignedManifest = ByteString.CopyFrom(envelope.Payload);
+                metadata.ManifestSignature = ByteString.CopyFrom(envelope.Signature);
+            }
+            else
+            {
+                metadata.Version = parse.GetRequiredValue(version)!;
+                metadata.TargetModels.AddRange(parse.GetRequiredValue(models));
+                metadata.Kind = parse.GetValue(kind) == Delta ? PackageKind.Delta : PackageKind.Full;
+                metadata.BaseVersion = parse.GetValue(baseVersion) ?? "";
+                metadata.SecurityVersion = parse.GetValue(securityVersion);
+                metadata.RollbackFrom.AddRange(parse.GetValue(rollbackFrom) ?? []);
+            }
+
             var path = parse.GetRequiredValue(file).FullName;
             var package = await UploadAsync(admin.Client, path, metadata, ct);
             Render.Result(parse, package, Render.Package);

@@ -25,6 +25,9 @@ internal static partial class PlanFile
     [GeneratedRegex("^(?:(?<d>[0-9]+)d)?(?:(?<h>[0-9]+)h)?(?:(?<m>[0-9]+)m)?(?:(?<s>[0-9]+)s)?$")]
     private static partial Regex Duration();
 
+    /// <summary>"45", "90s", "30m", "2h", "1d", "1h30m" as seconds, as plan files spell durations; null for anything else.</summary>
+    public static uint? ParseDurationSeconds(string text) => Reader.ParseSeconds(text);
+
     public static CampaignPlan Read(string path)
     {
         if (!File.Exists(path))
@@ -169,7 +172,7 @@ internal static partial class PlanFile
             return value ?? throw Problem(node, path, $"expected {Expected(field)}, got '{text}'.");
         }
 
-        private static uint? ParseSeconds(string text)
+        internal static uint? ParseSeconds(string text)
         {
             if (uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
             {

@@ -78,6 +78,8 @@ internal static class Render
         Pair(grid, "security version", m.SecurityVersion.ToString(CultureInfo.InvariantCulture));
         Pair(grid, "rollback from", m.RollbackFrom.Count > 0 ? string.Join(", ", m.RollbackFrom) : "-");
         Pair(grid, "manifest", $"{package.Manifest.Length} B, signature {package.ManifestSignature.Length} B");
+        Pair(grid, "signed by", package.KeyId.Length > 0 ? package.KeyId : "-");
+        Pair(grid, "expires", package.Expires is null ? "-" : Time(package.Expires));
         Pair(grid, "created", Time(package.CreatedAt));
         Pair(grid, "release notes", m.ReleaseNotes.Length > 0 ? m.ReleaseNotes : "-");
         if (package.DeltaFormat.Length > 0)
@@ -131,10 +133,19 @@ internal static class Render
     {
         var grid = Pairs();
         Pair(grid, "algorithm", key.Algorithm);
-        Pair(grid, "fingerprint", key.Fingerprint);
+        Pair(grid, "online key", key.Fingerprint.Length > 0 ? key.Fingerprint : "none (uploads need a manifest signed offline)");
+        foreach (var release in key.ReleaseKeys)
+        {
+            Pair(grid, release.RevokedAt is null ? "trusted" : "revoked", $"{release.KeyId}  {release.Source}"
+                + (release.RevokedAt is null ? "" : $", revoked {Time(release.RevokedAt)}"));
+        }
+
         AnsiConsole.Write(grid);
         // The PEM as is, so it can be copied into a device image.
-        Console.Out.Write(key.PublicKeyPem.EndsWith('\n') ? key.PublicKeyPem : key.PublicKeyPem + "\n");
+        if (key.PublicKeyPem.Length > 0)
+        {
+            Console.Out.Write(key.PublicKeyPem.EndsWith('\n') ? key.PublicKeyPem : key.PublicKeyPem + "\n");
+        }
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public sealed class DeviceAgent
     private readonly DeviceUpdate.DeviceUpdateClient _client;
     private readonly string _deviceId;
     private readonly Metadata _headers;
-    private readonly string _publicKeyPem;
+    private readonly Dictionary<string, string> _trustedKeys;
     private readonly SimulatedDevice _device;
     private readonly AgentBehavior _behavior;
     private readonly TimeProvider _time;
@@ -25,29 +25,51 @@ public sealed class DeviceAgent
     public DeviceAgent(
         GrpcChannel channel, string deviceId, string token, string signingPublicKeyPem,
         SimulatedDevice device, AgentBehavior behavior, TimeProvider? time = null)
-        : this(channel.CreateCallInvoker(), deviceId, token, signingPublicKeyPem, device, behavior, time)
+        : this(channel.CreateCallInvoker(), deviceId, token, [signingPublicKeyPem], device, behavior, time)
     {
     }
 
-    /// <param name="time">Drives retry back-off only; gRPC deadlines are wall-clock times sent on the wire.</param>
     public DeviceAgent(
         CallInvoker invoker, string deviceId, string token, string signingPublicKeyPem,
         SimulatedDevice device, AgentBehavior behavior, TimeProvider? time = null)
+        : this(invoker, deviceId, token, [signingPublicKeyPem], device, behavior, time)
     {
-        try
+    }
+
+    /// <param name="trustedKeyPems">
+    /// The release public keys the device image ships with (docs/security.md, "Release signing"): a manifest must be
+    /// signed by one of them and name it by its id.
+    /// </param>
+    /// <param name="time">
+    /// The device's clock: drives retry back-off and judges manifest expiry; gRPC deadlines are wall-clock times sent on the wire.
+    /// </param>
+    public DeviceAgent(
+        CallInvoker invoker, string deviceId, string token, IReadOnlyList<string> trustedKeyPems,
+        SimulatedDevice device, AgentBehavior behavior, TimeProvider? time = null)
+    {
+        if (trustedKeyPems.Count == 0)
         {
-            // Fail at construction, not at the first offer, when the key the device trusts is unusable.
-            ManifestSignature.Fingerprint(signingPublicKeyPem);
+            throw new ArgumentException("A device trusts at least one release key.", nameof(trustedKeyPems));
         }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
+
+        _trustedKeys = [];
+        foreach (var pem in trustedKeyPems)
         {
-            throw new ArgumentException("The signing public key is not a valid PEM public key.", nameof(signingPublicKeyPem), e);
+            try
+            {
+                // Fail at construction, not at the first offer, when a key the device trusts is unusable.
+                var normalized = ReleaseKeys.NormalizePublicPem(pem);
+                _trustedKeys[ReleaseKeys.KeyId(normalized)] = normalized;
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException("A trusted signing key is not a valid P-256 PEM public key.", nameof(trustedKeyPems), e);
+            }
         }
 
         _client = new DeviceUpdate.DeviceUpdateClient(invoker);
         _deviceId = deviceId;
         _headers = new Metadata { { "authorization", "Bearer " + token } };
-        _publicKeyPem = signingPublicKeyPem;
         _device = device;
         _behavior = behavior;
         _time = time ?? TimeProvider.System;
@@ -92,21 +114,24 @@ public sealed class DeviceAgent
             return Finish(AgentOutcome.Refused, 0, code, detail);
         }
 
-        // The signature is checked before a single manifest byte is parsed: unsigned bytes are attacker input.
-        if (!SignatureValid(offer))
+        // The signature is checked before a manifest field is believed: unsigned bytes are attacker input. A manifest
+        // must name the trusted key that signed it and not have expired, whatever the server thought of it.
+        var (verdict, judged) = ManifestTrust.Judge(offer.Manifest.Span, offer.ManifestSignature.Span, _trustedKeys, _time.GetUtcNow());
+        switch (verdict)
         {
-            return await Refuse("E_MANIFEST_SIGNATURE", "manifest signature does not verify against the trusted key");
+            case ManifestVerdict.BadSignature:
+                return await Refuse("E_MANIFEST_SIGNATURE", "manifest signature does not verify against the trusted key it names");
+            case ManifestVerdict.UnknownKey:
+                return await Refuse("E_MANIFEST_KEY_UNKNOWN", $"manifest is signed by key {ClaimedKeyId(offer)}, which this device does not trust");
+            case ManifestVerdict.Malformed:
+                return await Refuse("E_MANIFEST_INVALID", "signed manifest is not a canonical manifest");
+            case ManifestVerdict.NoExpiry:
+                return await Refuse("E_MANIFEST_EXPIRED", "manifest carries no expiry");
+            case ManifestVerdict.Expired:
+                return await Refuse("E_MANIFEST_EXPIRED", $"manifest expired at {judged!.Expires:yyyy-MM-dd'T'HH:mm:ss'Z'}");
         }
 
-        PackageManifest manifest;
-        try
-        {
-            manifest = ManifestCodec.Decode(offer.Manifest.Span);
-        }
-        catch (FormatException e)
-        {
-            return await Refuse("E_MANIFEST_INVALID", e.Message);
-        }
+        var manifest = judged!;
 
         if (manifest.PackageId != offer.PackageId || manifest.Size != (long)offer.DownloadSize)
         {
@@ -245,15 +270,16 @@ public sealed class DeviceAgent
         return Finish(AgentOutcome.Succeeded, received);
     }
 
-    private bool SignatureValid(Offer offer)
+    /// <summary>The key id an unverified manifest claims, for the refusal's detail only.</summary>
+    private static string ClaimedKeyId(Offer offer)
     {
         try
         {
-            return ManifestSignature.Verify(offer.Manifest.Span, offer.ManifestSignature.Span, _publicKeyPem);
+            return ManifestCodec.Decode(offer.Manifest.Span).KeyId ?? "(none)";
         }
-        catch (CryptographicException)
+        catch (FormatException)
         {
-            return false;
+            return "(unreadable)";
         }
     }
 

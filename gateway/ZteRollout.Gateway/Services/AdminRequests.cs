@@ -215,7 +215,28 @@ public static partial class AdminRequests
             ManifestSignature = ByteString.CopyFrom(p.Signature),
             CreatedAt = Timestamp.FromDateTimeOffset(p.CreatedAt),
             DeltaFormat = p.Manifest.DeltaFormat ?? string.Empty,
+            KeyId = p.Manifest.KeyId ?? string.Empty,
+            Expires = p.Manifest.Expires is { } expires ? Timestamp.FromDateTimeOffset(expires) : null,
         };
+    }
+
+    public static A.SigningKey ToProto(string? onlineKeyPem, IEnumerable<ReleaseKey> releaseKeys)
+    {
+        var answer = new A.SigningKey
+        {
+            Algorithm = ManifestSignature.Algorithm,
+            PublicKeyPem = onlineKeyPem ?? string.Empty,
+            Fingerprint = onlineKeyPem is null ? string.Empty : ManifestSignature.Fingerprint(onlineKeyPem),
+        };
+        answer.ReleaseKeys.AddRange(releaseKeys.Select(k => new A.ReleaseKey
+        {
+            KeyId = k.KeyId,
+            PublicKeyPem = k.PublicKeyPem,
+            Source = k.Source,
+            AddedAt = Timestamp.FromDateTimeOffset(k.AddedAt),
+            RevokedAt = k.RevokedAt is { } revoked ? Timestamp.FromDateTimeOffset(revoked) : null,
+        }));
+        return answer;
     }
 
     public static string ValidateCampaignId(string id, bool allowEmpty)

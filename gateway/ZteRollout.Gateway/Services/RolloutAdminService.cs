@@ -55,7 +55,12 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
                 $"declared {declared.ExpectedSha256.ToLowerInvariant()} but the uploaded bytes hash to {sha256}");
         }
 
-        var package = AdminRequests.ToProto(await Catalog.RegisterAsync(metadata, pending.Length, sha256));
+        // A signed manifest is checked by the catalog, which holds the trust store; the gateway holds no signing key.
+        var record = declared.SignedManifest.IsEmpty && declared.ManifestSignature.IsEmpty
+            ? await Catalog.RegisterAsync(metadata, pending.Length, sha256)
+            : await Catalog.RegisterSignedAsync(metadata, pending.Length, sha256,
+                declared.SignedManifest.ToByteArray(), declared.ManifestSignature.ToByteArray());
+        var package = AdminRequests.ToProto(record);
         if (metadata.Kind == Shared.Packages.PackageKind.Full && PayloadProbe.UploadWarning(await blobs.ReadHeadAsync(sha256, PayloadProbe.SampleBytes, ct)) is { } warning)
         {
             package.Warnings.Add(warning);
@@ -107,10 +112,26 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
         return response;
     }
 
-    public override async Task<SigningKey> GetSigningKey(GetSigningKeyRequest request, ServerCallContext context)
+    public override async Task<SigningKey> GetSigningKey(GetSigningKeyRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await Catalog.GetSigningKeyAsync(), await Catalog.ListReleaseKeysAsync());
+
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]
+    public override async Task<SigningKey> TrustReleaseKey(TrustReleaseKeyRequest request, ServerCallContext context)
     {
-        var pem = await Catalog.GetSigningKeyAsync();
-        return new SigningKey { Algorithm = ManifestSignature.Algorithm, PublicKeyPem = pem, Fingerprint = ManifestSignature.Fingerprint(pem) };
+        var problems = new ViolationList();
+        if (request.Statement.IsEmpty)
+        {
+            problems.Add("statement", "is required");
+        }
+
+        if (request.Signature.IsEmpty)
+        {
+            problems.Add("signature", "is required");
+        }
+
+        problems.ThrowIfAny();
+        var keys = await Catalog.TrustKeyAsync(request.Statement.ToByteArray(), request.Signature.ToByteArray());
+        return AdminRequests.ToProto(await Catalog.GetSigningKeyAsync(), keys);
     }
 
     [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.ReleaseManager)]

@@ -29,9 +29,48 @@ public interface IPackageCatalogGrain : IGrainWithIntegerKey
     [Alias("RegisterGeneratedDelta")]
     Task<PackageRecord> RegisterGeneratedDeltaAsync(DeltaJob job, long size, string sha256, int windowLog);
 
-    /// <summary>The public half of the manifest signing key, PEM.</summary>
+    /// <summary>The public half of the silo's online signing key, PEM; null when it holds none (<c>Rollout:Signing:OnlineKey</c> off).</summary>
     [Alias("GetSigningKey")]
-    Task<string> GetSigningKeyAsync();
+    Task<string?> GetSigningKeyAsync();
+
+    /// <summary>
+    /// Stores a package whose manifest a release key signed offline (<c>zte-rollout packages sign</c>). Accepted only
+    /// when the signature verifies with a trusted release key, the manifest has not expired, and it describes exactly
+    /// these bytes and this metadata; otherwise InvalidArgument naming <c>manifest.key_id</c>, <c>manifest.signature</c>,
+    /// <c>manifest.expires</c> or the field that differs. Same idempotency and slot rules as <see cref="RegisterAsync"/>.
+    /// </summary>
+    [Alias("RegisterSigned")]
+    Task<PackageRecord> RegisterSignedAsync(PackageMetadata metadata, long size, string sha256, byte[] manifest, byte[] signature);
+
+    /// <summary>
+    /// Applies a key rotation statement: the new key becomes trusted and the statement's revoked keys untrusted, when
+    /// a trusted key signed it. Applying it again changes nothing. Returns every release key the catalog knows.
+    /// </summary>
+    [Alias("TrustKey")]
+    Task<ImmutableArray<ReleaseKey>> TrustKeyAsync(byte[] statement, byte[] signature);
+
+    /// <summary>Every release key the catalog knows, trusted and revoked, oldest first.</summary>
+    [Alias("ListReleaseKeys")]
+    Task<ImmutableArray<ReleaseKey>> ListReleaseKeysAsync();
+}
+
+/// <summary>A release public key in the catalog's trust store: trusted until <see cref="RevokedAt"/> is set.</summary>
+[GenerateSerializer, Immutable, Alias("zte.ReleaseKey")]
+public sealed record ReleaseKey(
+    [property: Id(0)] string KeyId,
+    [property: Id(1)] string PublicKeyPem,
+    [property: Id(2)] string Source,
+    [property: Id(3)] DateTimeOffset AddedAt)
+{
+    /// <summary>When a rotation statement revoked it; a revoked key is never trusted again.</summary>
+    [Id(4)]
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    /// <summary>The key whose statement revoked it.</summary>
+    [Id(5)]
+    public string? RevokedBy { get; init; }
+
+    public bool IsTrusted => RevokedAt is null;
 }
 
 /// <summary>

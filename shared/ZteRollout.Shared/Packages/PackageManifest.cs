@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using ZteRollout.Shared.Versions;
@@ -68,6 +69,20 @@ public sealed record PackageManifest(
     [Id(23)]
     public int WindowLog { get; init; }
 
+    /// <summary>
+    /// Id of the release key that signed the manifest (<see cref="ReleaseKeys.KeyId"/>): devices verify with that key
+    /// only, and refuse a key they were not given. Null only in manifests signed before keys had ids.
+    /// </summary>
+    [Id(24)]
+    public string? KeyId { get; init; }
+
+    /// <summary>When the signature stops counting (like TUF's <c>expires</c>): servers refuse the upload and devices the offer after it.</summary>
+    [Id(25)]
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>The same manifest without its signing terms (key id, expiry): what an upload's bytes and metadata determine.</summary>
+    public PackageManifest WithoutSigningTerms() => this with { KeyId = null, Expires = null };
+
     /// <summary>Whether the manifest authorizes replacing <paramref name="current"/> with this (lower or equal) version.</summary>
     public bool AuthorizesDowngradeFrom(FirmwareVersion current) => AuthorizesDowngradeFrom(RollbackFrom, current);
 
@@ -89,7 +104,7 @@ public sealed record PackageManifest(
 /// <summary>
 /// Canonical encoding of a manifest: UTF-8 JSON, fields in a fixed order, no whitespace,
 /// models and rollback versions sorted ordinally. The same manifest always yields the same bytes.
-/// <c>securityVersion</c>, <c>rollbackFrom</c> and the delta fields are written only when set, so a manifest without them has the
+/// <c>securityVersion</c>, <c>rollbackFrom</c>, the delta fields, <c>keyId</c> and <c>expires</c> are written only when set, so a manifest without them has the
 /// bytes (and signature) it had before they existed (docs/manifest.md).
 /// </summary>
 public static class ManifestCodec
@@ -145,6 +160,17 @@ public static class ManifestCodec
                 json.WriteNumber("windowLog", manifest.WindowLog);
             }
 
+            if (manifest.KeyId is not null)
+            {
+                json.WriteString("keyId", manifest.KeyId);
+            }
+
+            if (manifest.Expires is { } expires)
+            {
+                // Whole seconds in UTC, one spelling: the bytes stay canonical.
+                json.WriteString("expires", expires.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+            }
+
             json.WriteEndObject();
         }
 
@@ -186,6 +212,8 @@ public static class ManifestCodec
                 BaseSha256 = root.TryGetProperty("baseSha256", out var baseSha) ? baseSha.GetString() : null,
                 TargetSha256 = root.TryGetProperty("targetSha256", out var targetSha) ? targetSha.GetString() : null,
                 WindowLog = root.TryGetProperty("windowLog", out var window) ? window.GetInt32() : 0,
+                KeyId = root.TryGetProperty("keyId", out var keyId) ? keyId.GetString() : null,
+                Expires = root.TryGetProperty("expires", out var expires) ? ParseExpiry(expires.GetString()) : null,
             };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
@@ -193,6 +221,12 @@ public static class ManifestCodec
             throw new FormatException("Manifest is not valid canonical JSON: " + e.Message, e);
         }
     }
+
+    private static DateTimeOffset ParseExpiry(string? text) =>
+        DateTimeOffset.TryParseExact(text, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var expires)
+            ? expires
+            : throw new FormatException($"Manifest expires '{text}' is not a UTC time like 2027-01-31T00:00:00Z.");
 }
 
 /// <summary>Manifest signatures: ECDSA over P-256 with SHA-256, signature as IEEE P1363 (r‖s, 64 bytes).</summary>

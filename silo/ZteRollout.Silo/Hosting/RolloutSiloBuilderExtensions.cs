@@ -113,6 +113,13 @@ public static class RolloutSiloBuilderExtensions
 
         silo.AddIncomingGrainCallFilter<StorageFailureFilter>();
         services.TryAddSingleton(RolloutClock.System);
+        var signingOptions = services.AddOptions<SigningOptions>()
+            .Validate(o => o.OnlineManifestLifetime > TimeSpan.Zero, $"{SigningOptions.Section}:OnlineManifestLifetime must be positive");
+        if (configuration is not null)
+        {
+            signingOptions.Bind(configuration.GetSection(SigningOptions.Section));
+        }
+
         services.AddSingleton<ManifestSigner>();
         services.AddSingleton<SnapshotCache>();
         services.AddSingleton<OfferRateLimiter>();

@@ -14,6 +14,10 @@ public sealed class PackageCatalogState
 {
     [Id(0)]
     public Dictionary<string, PackageRecord> Packages { get; set; } = [];
+
+    /// <summary>The trust store of release keys by key id (<see cref="ReleaseKeyStore"/>).</summary>
+    [Id(1)]
+    public Dictionary<string, ReleaseKey> ReleaseKeys { get; set; } = [];
 }
 
 /// <summary>Holds every package manifest; packages number in the hundreds, so one grain keeps them all.</summary>
@@ -21,16 +25,87 @@ public sealed class PackageCatalogGrain(
     [PersistentState("catalog", RolloutStorage.Name)] IPersistentState<PackageCatalogState> state,
     ManifestSigner signer,
     RolloutClock clock,
-    Microsoft.Extensions.Options.IOptions<DeltaOptions> deltaOptions) : Grain, IPackageCatalogGrain
+    Microsoft.Extensions.Options.IOptions<DeltaOptions> deltaOptions,
+    Microsoft.Extensions.Options.IOptions<SigningOptions> signingOptions) : Grain, IPackageCatalogGrain
 {
+    private ReleaseKeyStore Keys => new(state.State.ReleaseKeys);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Keys from configuration and the online key join the trust store on first sight; later changes come only by
+        // rotation statements, so a key they revoked stays revoked whatever configuration says.
+        var now = clock.UtcNow;
+        var changed = false;
+        foreach (var pem in SigningOptions.ResolveTrustedKeys(signingOptions.Value.TrustedKeys))
+        {
+            changed |= Keys.Seed(pem, "configuration (Rollout:Signing:TrustedKeys)", now);
+        }
+
+        if (signer.PublicKeyPem is { } online)
+        {
+            changed |= Keys.Seed(online, "the silo's online key (Rollout:Signing:OnlineKey)", now);
+        }
+
+        if (changed)
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
+    }
+
     public async Task<PackageRecord> RegisterAsync(PackageMetadata metadata, long size, string sha256)
     {
-        var packageId = PackageIdFor(metadata, sha256);
-        if (state.State.Packages.TryGetValue(packageId, out var existing))
+        var manifest = PackageIdentity.ManifestFor(metadata, size, sha256);
+        if (state.State.Packages.TryGetValue(manifest.PackageId, out var existing))
         {
             // The same package uploaded again (a retried upload): answer as the first time did.
             return existing;
         }
+
+        if (signer.PublicKeyPem is not { } online)
+        {
+            throw RolloutException.InvalidField("manifest.signature",
+                "is required: this server holds no online signing key (Rollout:Signing:OnlineKey is off); sign the manifest with "
+                + "`zte-rollout packages sign` and upload with --manifest");
+        }
+
+        if (!Keys.IsTrusted(ReleaseKeys.KeyId(online)))
+        {
+            throw RolloutException.InvalidField("manifest.signature",
+                "is required: the server's online key was revoked; sign the manifest with a trusted release key (`zte-rollout packages sign`)");
+        }
+
+        return await StoreAsync(metadata, manifest, signer.Sign(manifest, clock.UtcNow));
+    }
+
+    public async Task<PackageRecord> RegisterSignedAsync(PackageMetadata metadata, long size, string sha256, byte[] manifest, byte[] signature)
+    {
+        var signed = Keys.AcceptUpload(manifest, signature, PackageIdentity.ManifestFor(metadata, size, sha256), clock.UtcNow);
+        if (state.State.Packages.TryGetValue(signed.PackageId, out var existing))
+        {
+            // The same package again, maybe signed again: the stored manifest stays what devices were offered.
+            return existing;
+        }
+
+        return await StoreAsync(metadata, signed, new SignedEnvelope(manifest, signature));
+    }
+
+    public async Task<ImmutableArray<ReleaseKey>> TrustKeyAsync(byte[] statement, byte[] signature)
+    {
+        if (Keys.Apply(statement, signature, clock.UtcNow))
+        {
+            await state.WriteStateAsync();
+        }
+
+        return Keys.All;
+    }
+
+    public Task<ImmutableArray<ReleaseKey>> ListReleaseKeysAsync() => Task.FromResult(Keys.All);
+
+    /// <summary>Checks the package's slot, stores it with its signed manifest, and tells deltas and campaigns.</summary>
+    private async Task<PackageRecord> StoreAsync(PackageMetadata metadata, PackageManifest manifest, SignedEnvelope signed)
+    {
+        var packageId = manifest.PackageId;
+        var sha256 = manifest.Sha256;
 
         foreach (var other in state.State.Packages.Values)
         {
@@ -45,13 +120,7 @@ public sealed class PackageCatalogGrain(
             }
         }
 
-        var manifest = new PackageManifest(packageId, metadata.Version, metadata.Models, metadata.Kind, metadata.BaseVersion, size, sha256)
-        {
-            SecurityVersion = metadata.SecurityVersion,
-            RollbackFrom = metadata.RollbackFrom,
-        };
-        var bytes = ManifestCodec.Encode(manifest);
-        var record = new PackageRecord(manifest, metadata, bytes, signer.Sign(bytes), clock.UtcNow);
+        var record = new PackageRecord(ManifestCodec.Decode(signed.Payload), metadata, signed.Payload, signed.Signature, clock.UtcNow);
         state.State.Packages[packageId] = record;
         await state.WriteStateAsync();
 
@@ -60,7 +129,7 @@ public sealed class PackageCatalogGrain(
             // A delta for a running campaign's target version changes what devices should be offered.
             await GrainFactory.GetGrain<ICampaignDirectoryGrain>(0).PackageAddedAsync(record);
         }
-        else if (deltaOptions.Value.GenerateOnUpload && DeltaBasesOf(record) is { Length: > 0 } pairs)
+        else if (deltaOptions.Value.GenerateOnUpload && signer.IsOnline && DeltaBasesOf(record) is { Length: > 0 } pairs)
         {
             // Recorded now, built in the background: the upload's answer does not wait for any delta.
             await GrainFactory.GetGrain<IDeltaGenerationGrain>(0).RequestAsync(pairs, "upload");
@@ -82,10 +151,17 @@ public sealed class PackageCatalogGrain(
         {
             SecurityVersion = t.SecurityVersion,
         };
-        var packageId = PackageIdFor(metadata, sha256);
+        var packageId = PackageIdentity.IdFor(metadata, sha256);
         if (packages.TryGetValue(packageId, out var existing))
         {
             return existing;
+        }
+
+        if (!signer.IsOnline)
+        {
+            throw RolloutException.FailedPrecondition(
+                "generated deltas are signed by the server's online key, and this server holds none (Rollout:Signing:OnlineKey is off); "
+                + "build the delta yourself, sign it with `zte-rollout packages sign` and upload it");
         }
 
         foreach (var other in packages.Values)
@@ -105,8 +181,8 @@ public sealed class PackageCatalogGrain(
             TargetSha256 = target.Manifest.Sha256,
             WindowLog = windowLog,
         };
-        var bytes = ManifestCodec.Encode(manifest);
-        var record = new PackageRecord(manifest, metadata, bytes, signer.Sign(bytes), clock.UtcNow);
+        var signed = signer.Sign(manifest, clock.UtcNow);
+        var record = new PackageRecord(ManifestCodec.Decode(signed.Payload), metadata, signed.Payload, signed.Signature, clock.UtcNow);
         packages[packageId] = record;
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<ICampaignDirectoryGrain>(0).PackageAddedAsync(record);
@@ -141,7 +217,7 @@ public sealed class PackageCatalogGrain(
             .ThenBy(p => p.PackageId, StringComparer.Ordinal)
             .ToImmutableArray());
 
-    public Task<string> GetSigningKeyAsync() => Task.FromResult(signer.PublicKeyPem);
+    public Task<string?> GetSigningKeyAsync() => Task.FromResult(signer.PublicKeyPem);
 
     private static bool SameImageOtherTerms(PackageRecord other, PackageMetadata metadata, string sha256) =>
         other.Manifest.Sha256 == sha256
@@ -159,22 +235,5 @@ public sealed class PackageCatalogGrain(
         }
 
         return metadata.Models.FirstOrDefault(m.Models.Contains);
-    }
-
-    /// <summary>
-    /// Derived from what the package is, so the same upload always gets the same id. The signed rollback terms are
-    /// part of what it is (they change the manifest); they join the key only when set, so older ids stay as they were.
-    /// </summary>
-    private static string PackageIdFor(PackageMetadata metadata, string sha256)
-    {
-        var key = string.Join('\n', metadata.Version, metadata.Kind, metadata.BaseVersion ?? "-",
-            string.Join(',', metadata.Models.Order(StringComparer.Ordinal)), sha256);
-        if (metadata.SecurityVersion != 0 || metadata.RollbackFrom.Length > 0)
-        {
-            key = string.Join('\n', key, metadata.SecurityVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                string.Join(',', metadata.RollbackFrom.Order(StringComparer.Ordinal)));
-        }
-
-        return "pkg-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..20];
     }
 }

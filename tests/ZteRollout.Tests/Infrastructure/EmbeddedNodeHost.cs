@@ -66,6 +66,9 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
             $"--Rollout:Silo:SiloPort={TestPaths.FreePort()}",
             $"--Rollout:Silo:GatewayPort={TestPaths.FreePort()}",
             "--Logging:LogLevel:Default=Warning",
+            // The node signs on a fake clock fixed in 2026 (or 2000) while agents judge expiry on the wall clock:
+            // manifests that outlive any test run keep that from failing a test on some later date.
+            $"--Rollout:Signing:OnlineManifestLifetime={TestSigning.OnlineManifestLifetime}",
             .. extraArgs,
         ];
         var app = await EmbeddedNode.BuildAsync(args, services => services.AddSingleton(new RolloutClock(clock)), TextWriter.Null);

@@ -14,6 +14,7 @@ using ZteRollout.Gateway.Hosting;
 using ZteRollout.Shared;
 using ZteRollout.Silo;
 using ZteRollout.Silo.Hosting;
+using ZteRollout.Silo.Packages;
 
 namespace ZteRollout.Tests.Infrastructure;
 
@@ -76,6 +77,7 @@ public sealed class RolloutCluster : IAsyncDisposable, IRolloutEndpoint
             silo.AddZteRollout(database);
             silo.Services.Configure<RolloutSiloOptions>(o => o.DataDirectory = dataDirectory);
             silo.Services.AddSingleton(new RolloutClock(clock));
+            silo.Services.Configure<SigningOptions>(o => o.OnlineManifestLifetime = TestSigning.OnlineManifestLifetime);
             configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
