@@ -511,9 +511,15 @@ public sealed class DdiService(
             throw DdiProblem.BadRequest("body is empty; a JSON object is required");
         }
 
+        return ParseBody(buffer.ToArray());
+    }
+
+    /// <summary>A request body read whole as JSON (depth bounded); 400 naming the problem otherwise. Fuzzed.</summary>
+    public static JsonElement ParseBody(byte[] body)
+    {
         try
         {
-            using var document = JsonDocument.Parse(buffer.ToArray(), JsonOptions);
+            using var document = JsonDocument.Parse(body, JsonOptions);
             return document.RootElement.Clone();
         }
         catch (JsonException e)
