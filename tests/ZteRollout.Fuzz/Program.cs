@@ -4,6 +4,7 @@ using ZteRollout.Fuzz;
 // zte-rollout-fuzz TARGET                  one input on stdin; under afl-fuzz, SharpFuzz's fork server loop (fuzz.sh)
 // zte-rollout-fuzz replay TARGET PATH...   every file (or every file in each folder) once; exit 1 on a finding
 // zte-rollout-fuzz list                    the targets
+// zte-rollout-fuzz seed CORPUS             write the binary seeds (device messages, signed manifests) into CORPUS/<target>
 const int MaxInputBytes = 1 << 20;
 
 switch (args)
@@ -14,6 +15,9 @@ switch (args)
             Console.WriteLine($"{target.Name,-10} {target.Description}");
         }
 
+        return 0;
+    case ["seed", var corpus]:
+        SeedCorpus.Write(corpus);
         return 0;
     case ["replay", var name, .. var paths] when FuzzTarget.Find(name) is { } target && paths.Length > 0:
         return Replay(target, paths);
