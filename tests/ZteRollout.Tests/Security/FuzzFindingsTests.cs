@@ -32,7 +32,7 @@ public sealed class FuzzFindingsTests
             DdiAttributes.Parse(json, new DdiOptions());
         });
 
-        Assert.Equal((400, "zte.ddi.badRequest", "body is not valid UTF-8"), (problem.Status, problem.ErrorCode, problem.Message));
+        Assert.Equal((400, "zte.ddi.badRequest", "body has a string that is not valid Unicode text"), (problem.Status, problem.ErrorCode, problem.Message));
         Assert.NotEmpty(where);
     }
 
@@ -42,7 +42,7 @@ public sealed class FuzzFindingsTests
         var problem = Assert.Throws<DdiProblem>(() =>
             DdiFeedbackMapping.Parse(DdiService.ParseBody(Body("""{"status":{"execution":"closed\ud800","result":{"finished":"success"}}}"""))));
 
-        Assert.Equal(400, problem.Status);
+        Assert.Equal((400, "body has a string that is not valid Unicode text"), (problem.Status, problem.Message));
     }
 
     private static byte[] Body(string text) => Encoding.UTF8.GetBytes(text);
