@@ -1,4 +1,5 @@
 using System.Text;
+using ZteRollout.Cli;
 using ZteRollout.Gateway.Ddi;
 
 namespace ZteRollout.Tests.Security;
@@ -43,6 +44,21 @@ public sealed class FuzzFindingsTests
             DdiFeedbackMapping.Parse(DdiService.ParseBody(Body("""{"status":{"execution":"closed\ud800","result":{"finished":"success"}}}"""))));
 
         Assert.Equal((400, "body has a string that is not valid Unicode text"), (problem.Status, problem.Message));
+    }
+
+    // YamlDotNet's parser throws more than YamlException on malformed input; PlanFile caught only YamlException, so
+    // `campaigns validate` of such a file crashed with a stack trace instead of exit code 1 and a message.
+    [Theory]
+    [InlineData(":\n :", "System.ArgumentException: The current event is of an unsupported type")]
+    [InlineData(": [  \u001a\n- deo", "System.InvalidOperationException: Operation is not valid due to the current state of the object")]
+    [InlineData("...\0]?0m?9#", "System.InvalidOperationException: The scanner should contain no more tokens")]
+    [InlineData("del: !!---C-+---\n", "System.ArgumentException: Global tags must be valid URIs")]
+    public void PlanFile_ThatYamlDotNetRefusesWithoutAYamlException_IsAnInputErrorNamingTheFile(string text, string foundAs)
+    {
+        var problem = Assert.Throws<InputException>(() => PlanFile.Parse(text, "plan.yaml", json: false));
+
+        Assert.StartsWith("plan.yaml: not a valid YAML document: ", problem.Message);
+        Assert.NotEmpty(foundAs);
     }
 
     private static byte[] Body(string text) => Encoding.UTF8.GetBytes(text);
