@@ -5,7 +5,7 @@
 # usage: tests/ZteRollout.Fuzz/fuzz.sh [--seconds N] [--keep] [--no-build] [--work DIR] [TARGET...]
 #   TARGET      plan, version, manifest, device, ddi (default: all)
 #   --seconds N time per target (default 60)
-#   --keep      copy the inputs that reached new coverage into corpus/<target>/, to commit
+#   --keep      add the inputs that reached new coverage to corpus/<target>/ (minimized with afl-cmin), to commit
 #   --no-build  use the harness as `dotnet build` (Debug) left it, e.g. after `dotnet test ZteRollout.sln`
 #   --work DIR  where the instrumented copy and AFL's output go (default: a temp dir, deleted unless something crashed)
 #
@@ -97,22 +97,29 @@ for target in "${targets[@]}"; do
     "$(field bitmap_cvg) of the map, $(field saved_hangs) hangs, $crashes crashes"
   if [ "$crashes" -gt 0 ]; then
     crashed=$((crashed + crashes))
-    dotnet "$work/bin/ZteRollout.Fuzz.dll" replay "$target" "$out/default/crashes" >&2 || true
+    # Replayed by the uninstrumented build: instrumented code outside afl-fuzz has no coverage map to write to.
+    dotnet "$built/ZteRollout.Fuzz.dll" replay "$target" "$out/default/crashes" >&2 || true
     echo "fuzz: $target: crashing inputs kept in $out/default/crashes" >&2
   fi
 
   if $keep; then
-    # AFL's queue holds one input per new coverage it found; the seeds are in it too (",orig:"), already kept.
-    added=0
+    # The corpus and AFL's queue (one input per new coverage it found) together, minimized by afl-cmin to the
+    # fewest inputs that keep all coverage; the hand-written seeds stay whatever it says. (AFL_ALLOW_TMP: the work dir
+    # is ours alone, so afl-cmin's guard against shared /tmp directories does not apply.)
+    merged="$work/merge/$target"
+    minimized="$work/min/$target"
+    rm -rf "$merged" "$minimized"
+    mkdir -p "$merged"
+    cp "$corpus"/* "$merged"/
     for input in "$out"/default/queue/id:*; do
       case "$input" in *,orig:*) continue ;; esac
-      name="afl-$(sha256sum "$input" | cut -c1-16)"
-      if [ ! -e "$corpus/$name" ]; then
-        cp "$input" "$corpus/$name"
-        added=$((added + 1))
-      fi
+      cp "$input" "$merged/afl-$(sha256sum "$input" | cut -c1-16)"
     done
-    echo "fuzz: $target: $added inputs added to $corpus"
+    (cd "$here" && AFL_ALLOW_TMP=1 afl-cmin -i "$merged" -o "$minimized" -t 10000 -m none -- "$(command -v dotnet)" "$work/bin/ZteRollout.Fuzz.dll" "$target" \
+      >"$work/$target.cmin.log" 2>&1)
+    rm -f "$corpus"/afl-*
+    cp "$minimized"/afl-* "$corpus"/ 2>/dev/null || true
+    echo "fuzz: $target: corpus now $(find "$corpus" -type f | wc -l) inputs ($(find "$corpus" -name 'afl-*' | wc -l) found by AFL)"
   fi
 done
 
