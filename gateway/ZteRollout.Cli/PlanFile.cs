@@ -76,6 +76,12 @@ internal static partial class PlanFile
             var reason = e.InnerException is YamlException inner ? inner.Message : e.Message;
             throw new InputException($"{source}:{e.Start.Line}:{e.Start.Column}: {reason}");
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet refuses some malformed text with these rather than a YamlException (found by fuzzing: an
+            // unfinished mapping, a control character in a flow sequence, a bad global tag); they carry no position.
+            throw new InputException($"{source}: not a valid YAML document: {e.Message}");
+        }
 
         return stream.Documents.Count switch
         {

@@ -76,6 +76,13 @@ public sealed class GatewayOptions
     /// <summary>Whether the gRPC reflection service is served; by default only by the embedded node (docs/security.md).</summary>
     public bool? EnableReflection { get; set; }
 
+    /// <summary>
+    /// PEM file of the CA that issues device client certificates. Set, the TLS listeners ask for a client certificate
+    /// issued by it, and every device call must come with one whose subject CN is the device id (as hawkBit's mTLS
+    /// option), on top of the device token. Unset (the default), devices authenticate by token alone.
+    /// </summary>
+    public string? DeviceClientCaPath { get; set; }
+
     /// <summary>Admin API keys, by hash. The embedded node also trusts the key in <c>{data}/admin-api-key</c>.</summary>
     public List<ApiKeyEntry> ApiKeys { get; set; } = [];
 

@@ -51,6 +51,7 @@ public static class GatewayHostingExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<DeviceTokenMac>();
         services.AddSingleton<DeviceAuthenticator>();
+        services.AddSingleton<DeviceClientCertificates>();
         services.AddSingleton<GatewayRateLimits>();
         services.AddRateLimiter(_ => { });
         services.AddOptions<DeviceCallRetryOptions>().Bind(configuration.GetSection(DeviceCallRetryOptions.Section));
@@ -199,6 +200,10 @@ public static class GatewayHostingExtensions
                 : Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
             k.Limits.MaxRequestHeadersTotalSize = maxHeaderBytes;
             k.Limits.Http2.MaxRequestHeaderFieldSize = maxHeaderBytes;
+            if (configuration[$"{GatewayOptions.Section}:{nameof(GatewayOptions.DeviceClientCaPath)}"] is { Length: > 0 } deviceCaPath)
+            {
+                k.ConfigureHttpsDefaults(https => DeviceClientCertificates.RequestFromDevices(https, deviceCaPath));
+            }
         });
     }
 

@@ -20,7 +20,8 @@ namespace ZteRollout.Gateway.Services;
 /// <see cref="ErrorMappingInterceptor.Map"/>, called here rather than as an interceptor.
 /// </summary>
 public sealed class DeviceUpdateService(
-    DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options, DeviceCallRetry retry, GatewayRateLimits limits)
+    DeviceAuthenticator authenticator, ErrorMappingInterceptor errors, BlobStore blobs, IOptions<GatewayOptions> options, DeviceCallRetry retry, GatewayRateLimits limits,
+    DeviceClientCertificates certificates)
     : DeviceUpdate.DeviceUpdateBase
 {
     public override async Task<CheckInResponse> CheckIn(CheckInRequest request, ServerCallContext context)
@@ -62,6 +63,7 @@ public sealed class DeviceUpdateService(
     private async Task<CheckInResponse> CheckInCoreAsync(CheckInRequest request, ServerCallContext context)
     {
         // The credential first, then the request: a caller without a valid token gets its facts neither parsed nor checked.
+        certificates.Require(request.DeviceId, context);
         if (authenticator.Cached(context) is { } known && known.DeviceId == request.DeviceId)
         {
             limits.RequireDeviceCall(known.DeviceId);
@@ -186,6 +188,7 @@ public sealed class DeviceUpdateService(
     /// <summary>The caller's own device grain; a credential for one device never acts on another.</summary>
     private async ValueTask<IDeviceGrain> SelfAsync(string requestedId, ServerCallContext context)
     {
+        certificates.Require(requestedId, context);
         var authenticated = await authenticator.AuthenticateAsync(context);
         if (authenticated.DeviceId == requestedId)
         {
