@@ -13,6 +13,7 @@ public sealed record FuzzTarget(string Name, string Description, Action<byte[]> 
         new("manifest", "package manifest signature check and decode", ManifestHarness.Run),
         new("device", "device CheckIn/Report messages mapped to domain facts and reports", DeviceRequestHarness.Run),
         new("ddi", "hawkBit DDI bodies: feedback and configData", DdiHarness.Run),
+        new("signed", "signed files (manifest upload, key rotation statement) read and judged", SignedFileHarness.Run),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

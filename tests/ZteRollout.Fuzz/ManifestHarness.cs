@@ -7,12 +7,16 @@ namespace ZteRollout.Fuzz;
 /// <summary>
 /// A manifest and signature as a device gets them in an offer (the last 64 bytes are the signature): the signature
 /// check answers false for bytes the key never signed, and decoding refuses anything but a manifest with a
-/// <see cref="FormatException"/>. A decoded manifest re-encodes to canonical bytes that decode to the same manifest.
+/// <see cref="FormatException"/>; the release-key judgement refuses it. A decoded manifest re-encodes to canonical bytes that decode to the same manifest.
 /// </summary>
 public static class ManifestHarness
 {
     private const int SignatureLength = 64;
     private static readonly string TrustedKeyPem = CreateKey();
+
+    /// <summary>The one release key the harnesses trust (key id → public PEM); the fuzzer cannot sign with it.</summary>
+    public static IReadOnlyDictionary<string, string> TrustedKeys { get; } =
+        new Dictionary<string, string> { [ReleaseKeys.KeyId(TrustedKeyPem)] = TrustedKeyPem };
 
     public static void Run(byte[] input)
     {
@@ -24,8 +28,23 @@ public static class ManifestHarness
             throw new BrokenInvariantException("a signature nobody made verified");
         }
 
+        RequireNotTrusted(manifestBytes, signature);
+
         Decode(input);
         Decode(manifestBytes.ToArray());
+    }
+
+    /// <summary>
+    /// The release-key check (the server's upload check and the agent's): bytes and a signature the trusted key never
+    /// made are refused, whatever key id or expiry they claim; judging never throws.
+    /// </summary>
+    public static void RequireNotTrusted(ReadOnlySpan<byte> manifest, ReadOnlySpan<byte> signature)
+    {
+        var (verdict, judged) = ManifestTrust.Judge(manifest, signature, TrustedKeys, DateTimeOffset.UnixEpoch);
+        if (verdict is ManifestVerdict.Valid or ManifestVerdict.NoExpiry or ManifestVerdict.Expired || judged is not null)
+        {
+            throw new BrokenInvariantException($"a manifest nobody signed was judged {verdict}");
+        }
     }
 
     private static void Decode(byte[] bytes)

@@ -57,6 +57,15 @@ public static class SeedCorpus
         {
             SecurityVersion = 3, RollbackFrom = ["MF18.2.1.B07", "MF18.2.1.B08"],
         });
+
+        var signed = Directory.CreateDirectory(Path.Combine(corpus, "signed")).FullName;
+        using var next = ReleaseKeys.Generate();
+        var issued = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        File.WriteAllText(Path.Combine(signed, "manifest.json"), ManifestTrust.Sign(
+            new PackageManifest("pkg-4f2a", "MF18.2.1.B08", ["MF286D"], PackageKind.Full, null, 73_400_320, new string('c', 64)),
+            key, issued.AddDays(90)).ToJson());
+        File.WriteAllText(Path.Combine(signed, "rotation.json"), KeyRotationStatement.Sign(
+            key, next.ExportSubjectPublicKeyInfoPem(), [ReleaseKeys.KeyId(key)], issued).ToJson());
     }
 
     private static void Write(string folder, string name, IMessage message) =>

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(plan version manifest device ddi)
+[ ${#targets[@]} -gt 0 ] || targets=(plan version manifest device ddi signed)
 
 if ! command -v afl-fuzz >/dev/null; then
   echo "fuzz: afl-fuzz not found; install AFL++ (apt-get install afl++)" >&2
