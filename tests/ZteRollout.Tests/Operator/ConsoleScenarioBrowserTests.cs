@@ -120,7 +120,7 @@ public sealed class ConsoleScenarioBrowserTests(NodeFixture fixture, ITestOutput
         await first.RoundAsync();
         await TickAsync();
         await rm.WaitForSelectorAsync("td[data-count=succeeded]:text-is('40')", new PageWaitForSelectorOptions { Timeout = 5000 });
-        Assert.Equal("0.0%", await rm.InnerTextAsync("#failure-rate"));
+        Assert.Equal(0.0.ToString("P1", System.Globalization.CultureInfo.InvariantCulture), await rm.InnerTextAsync("#failure-rate"));
         Assert.Equal("0.2", await rm.GetAttributeAsync("#failure-rate-chart line.limit", "data-threshold"));
         await ShotAsync(rm, "campaign-running");
 
@@ -133,7 +133,7 @@ public sealed class ConsoleScenarioBrowserTests(NodeFixture fixture, ITestOutput
         Assert.Equal((CampaignState.Halted, 20UL, 60UL), (campaign.State, campaign.Counts.Failed + campaign.Counts.RolledBack, campaign.Counts.Succeeded));
         await rm.WaitForSelectorAsync("td[data-count=succeeded]:text-is('60')", new PageWaitForSelectorOptions { Timeout = 5000 });
         Assert.Equal("model=CON-LB", await rm.InnerTextAsync("#blame"));
-        Assert.Equal(["model\tCON-LB\t40\t20\t50.0%"], await rm.Locator("#cohorts tr.blamed").AllInnerTextsAsync());
+        Assert.Equal(["model\tCON-LB\t40\t20\t" + 0.5.ToString("P1", System.Globalization.CultureInfo.InvariantCulture)], await rm.Locator("#cohorts tr.blamed").AllInnerTextsAsync());
         Assert.Equal(campaign.FailureRate.ToString("P1", System.Globalization.CultureInfo.InvariantCulture), await rm.InnerTextAsync("#failure-rate"));
         // The chart has at least the points before and after the spike, and the halt turned the actions: a release
         // manager may not resume an SRE's (here the policy's) halt, and there is nothing left to halt.
