@@ -200,8 +200,8 @@ public static class ConsolePages
 
         html.Append("<p>Progress ").Append(Progress(counts)).Append("; failure rate <strong id=\"failure-rate\">").Append(Percent(c.FailureRate)).Append("</strong> (95 % interval ")
             .Append(Percent(c.FailureRateLow)).Append('–').Append(Percent(c.FailureRateHigh)).Append("); sequential statistic <span id=\"statistic\">")
-            .Append(E(c.HaltStatistic.ToString("0.00", CultureInfo.InvariantCulture))).Append("</span> of boundary ")
-            .Append(E(c.HaltBoundary.ToString("0.00", CultureInfo.InvariantCulture))).Append(".</p>");
+            .Append(E(c.HaltStatistic.ToString("0.00", CultureInfo.InvariantCulture))).Append("</span> of boundary <span id=\"boundary\">")
+            .Append(E(c.HaltBoundary.ToString("0.00", CultureInfo.InvariantCulture))).Append("</span>.</p>");
         html.Append("<table id=\"counts\"><tr><th>Offered</th><th>In progress</th><th>Installed</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Timed out</th><th>Deferred</th><th>Canceled</th></tr><tr>");
         foreach (var (name, value) in new[] { ("offered", counts.Offered), ("in-progress", counts.InProgress), ("installed", counts.Installed), ("succeeded", counts.Succeeded),
                      ("failed", counts.Failed), ("rolled-back", counts.RolledBack), ("timed-out", counts.TimedOut), ("deferred", counts.Deferred), ("canceled", counts.Canceled) })
@@ -226,7 +226,8 @@ public static class ConsolePages
         var threshold = c.Plan?.Halt?.Threshold is { MaxFailureRate: > 0 } t ? t.MaxFailureRate : (double?)null;
         var boundary = c.Plan?.Halt?.Sequential is not null && c.HaltBoundary > 0 ? c.HaltBoundary : (double?)null;
         html.Append("<h2>Course</h2><div class=\"charts\" id=\"charts\">").Append(ConsoleChart.FailureRate(course, threshold))
-            .Append(ConsoleChart.SequentialStatistic(course, boundary)).Append("</div>");
+            .Append(boundary is null ? "<p id=\"no-sequential\">The plan has no sequential halt policy: no statistic to chart.</p>" : ConsoleChart.SequentialStatistic(course, boundary))
+            .Append("</div>");
 
         html.Append("<div class=\"columns\"><div><h2>Cohorts</h2><table id=\"cohorts\"><thead><tr><th>Dimension</th><th>Value</th><th>Completed</th><th>Failures</th><th>Failure rate</th></tr></thead><tbody>");
         foreach (var cohort in c.Cohorts)

@@ -72,7 +72,7 @@ public sealed class ConsoleSession(IDataProtectionProvider protection, ApiKeySto
         "pause" => MayManage(who) && state == ZteRollout.Admin.V1.CampaignState.Running,
         "resume" => state is ZteRollout.Admin.V1.CampaignState.Paused or ZteRollout.Admin.V1.CampaignState.Halted
                     && MayResume(who, state == ZteRollout.Admin.V1.CampaignState.Halted),
-        "advance" => MayManage(who) && state is ZteRollout.Admin.V1.CampaignState.Running or ZteRollout.Admin.V1.CampaignState.Paused,
+        "advance" => MayManage(who) && state == ZteRollout.Admin.V1.CampaignState.Running,
         "halt" => MayHalt(who) && state is ZteRollout.Admin.V1.CampaignState.Running or ZteRollout.Admin.V1.CampaignState.Paused,
         "cancel" => MayManage(who) && state is ZteRollout.Admin.V1.CampaignState.Draft or ZteRollout.Admin.V1.CampaignState.Running
                     or ZteRollout.Admin.V1.CampaignState.Paused or ZteRollout.Admin.V1.CampaignState.Halted,
