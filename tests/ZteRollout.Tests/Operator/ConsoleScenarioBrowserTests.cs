@@ -47,6 +47,11 @@ public sealed class ConsoleScenarioBrowserTests(NodeFixture fixture, ITestOutput
           threshold:
             max_failure_rate: {maxFailureRate}
             min_completed: 10
+          sequential:
+            p0: 0.03
+            p1: 0.08
+            alpha: 0.01
+            beta: 0.01
         """;
 
     private async Task<IPage> SignedInPageAsync(IBrowser browser, string key)
@@ -138,6 +143,9 @@ public sealed class ConsoleScenarioBrowserTests(NodeFixture fixture, ITestOutput
         // The chart has at least the points before and after the spike, and the halt turned the actions: a release
         // manager may not resume an SRE's (here the policy's) halt, and there is nothing left to halt.
         Assert.True(int.Parse(await rm.GetAttributeAsync("#failure-rate-chart polyline.series", "data-points") ?? "0", System.Globalization.CultureInfo.InvariantCulture) >= 2);
+        Assert.Equal(campaign.HaltBoundary.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            await rm.GetAttributeAsync("#sequential-chart line.limit", "data-boundary"));
+        Assert.Equal(campaign.HaltStatistic.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture), await rm.InnerTextAsync("#statistic"));
         Assert.Equal(0, await rm.Locator("form[action$='/resume']").CountAsync());
         Assert.Equal(1, await rm.Locator("form[action$='/cancel']").CountAsync());
         await ShotAsync(rm, "campaign-halted");
@@ -201,8 +209,9 @@ public sealed class ConsoleScenarioBrowserTests(NodeFixture fixture, ITestOutput
         await ShotAsync(sre, "package");
         var failedDevice = second.DeviceIds[0];
         await sre.GotoAsync(Console + "/console/devices?id=" + failedDevice);
-        Assert.Contains(CampaignId, await sre.InnerTextAsync("#offer"));
-        Assert.NotEmpty(await sre.InnerTextAsync("#explanation"));
+        Assert.Equal(["con-live", "L2.0", "RolledBack", "E_BOOT_HEALTHCHECK"],
+            (await sre.Locator("#offer tbody tr td").AllInnerTextsAsync()).Skip(1).Take(4).ToArray());
+        Assert.Equal("RETRY_HELD", await sre.Locator("#decisions tr", new PageLocatorOptions { HasText = CampaignId }).Locator("td").Nth(1).InnerTextAsync());
         await ShotAsync(sre, "device");
     }
 }
