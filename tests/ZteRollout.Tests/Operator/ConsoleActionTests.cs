@@ -157,6 +157,27 @@ public sealed class ConsoleActionTests(NodeFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task PlanCheck_ReadsAnUploadedPlanFile_InsteadOfThePastedText()
+    {
+        var rm = await SignInAsync(NodeFixture.ReleaseManagerKey);
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("con-plan-file"), "campaignId" },
+            { new StringContent("name: pasted\n"), "plan" },
+            { new StringContent("check"), "intent" },
+            { new ByteArrayContent("name: from file\nstage_list: []\n"u8.ToArray()), "planFile", "plan.yaml" },
+        };
+
+        using var response = await SendAsync(HttpMethod.Post, "/console/campaigns/new", rm, form);
+        var page = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("plan:2:1: unknown key &#x27;stage_list&#x27;", page);
+        // The file's text replaces the pasted one in the form (line breaks encoded as every other character is).
+        Assert.Contains("spellcheck=\"false\">name: from file&#xA;stage_list:", page);
+    }
+
+    [Fact]
     public async Task LiveFragment_SendsTheActionsOutOfBand_OnlyWhenTheStateMoved()
     {
         await DraftAsync("con-live-fragment", "CON-F1");
