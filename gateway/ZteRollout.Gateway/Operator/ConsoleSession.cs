@@ -56,6 +56,38 @@ public sealed class ConsoleSession(IDataProtectionProvider protection, ApiKeySto
         IsEssential = true,
     };
 
+    /// <summary>The campaign actions the console offers, in the order it shows them.</summary>
+    public static readonly string[] Actions = ["start", "pause", "resume", "advance", "halt", "cancel"];
+
+    /// <summary>Creates campaigns, starts, pauses, advances and cancels them, uploads packages (as the gRPC API's release-manager policy).</summary>
+    public static bool MayManage(ApiKeyIdentity who) => who.Role is RolloutAuth.Roles.ReleaseManager or RolloutAuth.Roles.Admin;
+
+    /// <summary>Freezes and unfreezes the fleet (as the gRPC API's sre policy).</summary>
+    public static bool MayFreeze(ApiKeyIdentity who) => MayHalt(who);
+
+    /// <summary>Whether <paramref name="who"/> may take <paramref name="action"/> on a campaign in <paramref name="state"/>: the role rules of the gRPC API, and only the actions the state allows.</summary>
+    public static bool MayAct(ApiKeyIdentity who, string action, ZteRollout.Admin.V1.CampaignState state) => action switch
+    {
+        "start" => MayManage(who) && state == ZteRollout.Admin.V1.CampaignState.Draft,
+        "pause" => MayManage(who) && state == ZteRollout.Admin.V1.CampaignState.Running,
+        "resume" => state is ZteRollout.Admin.V1.CampaignState.Paused or ZteRollout.Admin.V1.CampaignState.Halted
+                    && MayResume(who, state == ZteRollout.Admin.V1.CampaignState.Halted),
+        "advance" => MayManage(who) && state == ZteRollout.Admin.V1.CampaignState.Running,
+        "halt" => MayHalt(who) && state is ZteRollout.Admin.V1.CampaignState.Running or ZteRollout.Admin.V1.CampaignState.Paused,
+        "cancel" => MayManage(who) && state is ZteRollout.Admin.V1.CampaignState.Draft or ZteRollout.Admin.V1.CampaignState.Running
+                    or ZteRollout.Admin.V1.CampaignState.Paused or ZteRollout.Admin.V1.CampaignState.Halted,
+        _ => false,
+    };
+
+    /// <summary>Whether the role may take <paramref name="action"/> at all (in some state): what the server checks before it asks the campaign.</summary>
+    public static bool MayEver(ApiKeyIdentity who, string action) => action switch
+    {
+        "start" or "pause" or "advance" or "cancel" => MayManage(who),
+        "resume" => MayResume(who, halted: false),
+        "halt" => MayHalt(who),
+        _ => false,
+    };
+
     public static bool MayHalt(ApiKeyIdentity who) => who.Role is RolloutAuth.Roles.Sre or RolloutAuth.Roles.Admin;
 
     /// <summary>A halted campaign resumes by an SRE or admin; a paused one also by a release manager (as the gRPC API).</summary>

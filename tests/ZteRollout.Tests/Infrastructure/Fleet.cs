@@ -7,15 +7,15 @@ namespace ZteRollout.Tests.Infrastructure;
 /// <summary>Simulated devices, each with the reference agent, checking in over real gRPC in rounds.</summary>
 public sealed class Fleet
 {
-    private readonly RolloutCluster _system;
+    private readonly Grpc.Net.Client.GrpcChannel _channel;
     private readonly string _publicKey;
     private readonly Dictionary<string, string> _tokens;
     private readonly Dictionary<string, SimulatedDevice> _devices;
     private readonly Dictionary<string, AgentBehavior> _behaviors;
 
-    private Fleet(RolloutCluster system, string publicKey, Dictionary<string, string> tokens, Dictionary<string, SimulatedDevice> devices, Dictionary<string, AgentBehavior> behaviors)
+    private Fleet(Grpc.Net.Client.GrpcChannel channel, string publicKey, Dictionary<string, string> tokens, Dictionary<string, SimulatedDevice> devices, Dictionary<string, AgentBehavior> behaviors)
     {
-        _system = system;
+        _channel = channel;
         _publicKey = publicKey;
         _tokens = tokens;
         _devices = devices;
@@ -27,7 +27,11 @@ public sealed class Fleet
     public AgentBehavior BehaviorOf(string deviceId) => _behaviors[deviceId];
 
     /// <summary>Registers <paramref name="count"/> devices "{prefix}-{i}" running <paramref name="version"/>, each behaving as told.</summary>
-    public static async Task<Fleet> CreateAsync(RolloutCluster system, string prefix, int count, string version, Func<int, AgentBehavior> behavior)
+    public static Task<Fleet> CreateAsync(RolloutCluster system, string prefix, int count, string version, Func<int, AgentBehavior> behavior) =>
+        CreateAsync(system, system.Channel, prefix, count, version, behavior);
+
+    /// <summary>As above, on any node (e.g. the embedded one), the agents calling over <paramref name="channel"/>.</summary>
+    public static async Task<Fleet> CreateAsync(IRolloutEndpoint system, Grpc.Net.Client.GrpcChannel channel, string prefix, int count, string version, Func<int, AgentBehavior> behavior)
     {
         var ids = Enumerable.Range(0, count).Select(i => $"{prefix}-{i:D4}").ToList();
         var tokens = new Dictionary<string, string>();
@@ -45,7 +49,7 @@ public sealed class Fleet
         var root = Path.Combine(system.DataDirectory, "devices", prefix);
         var devices = ids.ToDictionary(id => id, id => SimulatedDevice.Create(Path.Combine(root, id), version));
         var behaviors = ids.Select((id, i) => (id, b: behavior(i))).ToDictionary(x => x.id, x => x.b);
-        return new Fleet(system, key, tokens, devices, behaviors);
+        return new Fleet(channel, key, tokens, devices, behaviors);
     }
 
     /// <summary>Changes how some devices behave from the next round on (e.g. the fix shipped).</summary>
@@ -67,7 +71,7 @@ public sealed class Fleet
         var done = 0;
         await Parallel.ForEachAsync(_devices, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (d, ct) =>
         {
-            var agent = new Agent(channel ?? _system.Channel, d.Key, _tokens[d.Key], _publicKey, d.Value, _behaviors[d.Key]);
+            var agent = new Agent(channel ?? _channel, d.Key, _tokens[d.Key], _publicKey, d.Value, _behaviors[d.Key]);
             results[d.Key] = await agent.RunOnceAsync(ct);
             onProgress?.Invoke(Interlocked.Increment(ref done));
         });
