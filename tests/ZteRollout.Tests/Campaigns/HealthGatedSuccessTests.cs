@@ -34,6 +34,11 @@ public sealed class HealthGatedSuccessTests(ClusterFixture fixture, ITestOutputH
         Assert.Equal((CampaignState.Running, 3UL, 0UL), (pending.State, pending.Counts.PendingConfirmation, pending.Counts.Succeeded));
         Assert.Equal((3UL, 0UL), (pending.Stages[0].Counts.PendingConfirmation, pending.Stages[0].Counts.Succeeded));
         Assert.Contains("0 of 3 completed", pending.GateStatus);
+        var shown = await CliRunner.RunAsync("campaigns", "show", "hgs-gate", "--gateway", System.GatewayAddresses[0], "--api-key", System.AdminKey);
+        output.WriteLine(shown.Stdout);
+        Assert.Equal((0, string.Empty), (shown.ExitCode, shown.Stderr));
+        Assert.Contains("Health confirmations (window 10m)", shown.Stdout);
+        Assert.Contains("│ 1     │ 3                    │ 0                   │", shown.Stdout);
 
         // Halfway through the window the devices run the new version: healthy so far, not yet confirmed; each is told
         // to check in again when its window ends, and is offered nothing meanwhile.
