@@ -49,6 +49,11 @@ public sealed class HealthGatedSuccessTests(ClusterFixture fixture, ITestOutputH
             Assert.Equal((CheckInResponse.DecisionOneofCase.NoUpdate, 300U), (early.DecisionCase, early.NextCheckInSeconds));
         }
 
+        var explained = await System.Admin.ExplainDeviceAsync(new GetDeviceRequest { DeviceId = devices[0].Id }, System.AdminHeaders);
+        Assert.Equal(
+            $"its success in campaign 'hgs-gate' (offer '{devices[0].OfferId}') awaits health confirmation: a check-in on G2.0 from {fixture.Clock.GetUtcNow() + (Window / 2):O} confirms it; no new offer until then",
+            explained.Summary);
+
         var halfway = await TickAsync("hgs-gate", TimeSpan.Zero);
         Assert.Equal((CampaignState.Running, 3UL, 0UL), (halfway.State, halfway.Counts.PendingConfirmation, halfway.Counts.Succeeded));
 
