@@ -315,6 +315,7 @@ internal static class Render
         }
 
         Write(stages, "no stages", "Stages");
+        HealthConfirmations(c);
 
         var cohorts = Table("cohort", "value", "completed", "failures", "failure rate");
         foreach (var cohort in c.Cohorts.Where(x => x.Failures > 0).OrderByDescending(x => x.Failures).ThenBy(x => x.Dimension, StringComparer.Ordinal))
@@ -353,6 +354,32 @@ internal static class Render
         }
 
         AnsiConsole.Write(grid);
+    }
+
+    /// <summary>
+    /// A plan with a health window: per stage, the successes still awaiting their confirmation (they count for neither
+    /// halts nor gates yet) next to the confirmed ones.
+    /// </summary>
+    private static void HealthConfirmations(Campaign c)
+    {
+        if (c.Plan?.Health is not { } health)
+        {
+            return;
+        }
+
+        var table = Table("stage", "pending confirmation", "confirmed succeeded");
+        foreach (var s in c.Stages)
+        {
+            var n = s.Counts ?? new CampaignCounts();
+            Row(table, (s.Index + 1).ToString(Invariant), Count(n.PendingConfirmation), Count(n.Succeeded));
+        }
+
+        if (c.Counts is { } total)
+        {
+            Row(table, "all", Count(total.PendingConfirmation), Count(total.Succeeded));
+        }
+
+        Write(table, "no stages", $"Health confirmations (window {Seconds(health.WindowSeconds)})");
     }
 
     /// <summary>Outcomes so far: succeeded plus the failures (FAILED, ROLLED_BACK, TIMED_OUT).</summary>

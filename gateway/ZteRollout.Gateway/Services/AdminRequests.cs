@@ -277,6 +277,7 @@ public static partial class AdminRequests
         Deferred = (ulong)c.Deferred,
         Canceled = (ulong)c.Canceled,
         Waiting = (ulong)c.Waiting,
+        PendingConfirmation = (ulong)c.PendingConfirmation,
     };
 
     public static A.FailureBlame ToProto(FailureBlame b) => new()
@@ -338,6 +339,7 @@ public static partial class AdminRequests
                     RampDoublingSeconds = (uint)(l.RampDoublingTime?.TotalSeconds ?? 0),
                 }
                 : null,
+            Health = plan.HealthWindow is { } window ? new A.HealthCheck { WindowSeconds = (uint)window.TotalSeconds } : null,
         };
         protoPlan.Retry.RetryableErrorCodes.AddRange(OrEmpty(plan.Retry.RetryableErrorCodes));
         protoPlan.Stages.AddRange(plan.Stages.Select(ToProto));

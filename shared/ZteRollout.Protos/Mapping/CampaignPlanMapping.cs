@@ -39,6 +39,7 @@ public static class CampaignPlanMapping
                     l.InitialOffersPerMinute == 0 ? null : (int)Math.Min(l.InitialOffersPerMinute, int.MaxValue),
                     l.RampDoublingSeconds == 0 ? null : TimeSpan.FromSeconds(l.RampDoublingSeconds))
                 : null,
+            HealthWindow = plan.Health is { } h ? TimeSpan.FromSeconds(h.WindowSeconds) : null,
         };
         if (plan.Stages.Count > 0)
         {

@@ -44,6 +44,10 @@ public sealed record ActiveCampaign(
     [Id(12)]
     public bool Halted { get; init; }
 
+    /// <summary>The plan's health window: a device's success is confirmed only once it is seen healthy this long after it (null: none).</summary>
+    [Id(20)]
+    public TimeSpan? HealthWindow { get; init; }
+
     /// <summary>The stage a bucket first falls in (0-based), or -1 when no stage reaches it.</summary>
     public int StageOf(int bucket)
     {

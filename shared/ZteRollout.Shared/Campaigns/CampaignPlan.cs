@@ -127,6 +127,14 @@ public sealed record CampaignPlan(
     [Id(10)]
     public bool Rollback { get; init; }
 
+    /// <summary>
+    /// Health-gated success: a device's SUCCEEDED counts for halts and stage gates only once the device is seen healthy
+    /// on the new version at least this long after its success (null: a success counts when reported). A rollback or
+    /// failure before then counts as a failure (docs/design.md, "Health-gated success").
+    /// </summary>
+    [Id(20)]
+    public TimeSpan? HealthWindow { get; init; }
+
     public static StagePlan SingleStage { get; } = new(100, TimeSpan.Zero, 0, 0);
 }
 

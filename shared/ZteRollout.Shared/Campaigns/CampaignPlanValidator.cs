@@ -13,6 +13,8 @@ public static class CampaignPlanValidator
     public static readonly TimeSpan MinInProgressTimeout = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan MaxInProgressTimeout = TimeSpan.FromDays(30);
     public const int MaxRetryAttempts = 20;
+    public static readonly TimeSpan MinHealthWindow = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan MaxHealthWindow = TimeSpan.FromDays(30);
 
     public static IReadOnlyList<FieldViolation> Validate(CampaignPlan plan, Func<string, PackageRecord?> findPackage) =>
         Check(plan, findPackage);
@@ -63,6 +65,13 @@ public static class CampaignPlanValidator
         if (plan.RateLimit is { } rateLimit)
         {
             ValidateRateLimit(rateLimit, problems);
+        }
+
+        if (plan.HealthWindow is { } healthWindow && (healthWindow < MinHealthWindow || healthWindow > MaxHealthWindow))
+        {
+            // Shorter than a minute observes nothing a reboot did not; longer than a month holds every gate for it.
+            problems.Add("plan.health.window_seconds",
+                Invariant($"must be between {MinHealthWindow.TotalSeconds:0} and {MaxHealthWindow.TotalSeconds:0} seconds (is {healthWindow.TotalSeconds:0})"));
         }
 
         if (!plan.Rollback && !plan.Targets.IsDefaultOrEmpty && findPackage is not null)

@@ -171,6 +171,13 @@ public sealed record CampaignCounts(
     [Id(10)]
     public long RetryPending { get; init; }
 
+    /// <summary>
+    /// Devices whose success awaits its health confirmation (the plan's health window): not finished, not a success
+    /// for halts and gates until confirmed, a failure if the device rolls back first.
+    /// </summary>
+    [Id(20)]
+    public long PendingConfirmation { get; init; }
+
     /// <summary>Devices that finished (succeeded or failed, latest status).</summary>
     public long Finished => Succeeded + Failed + RolledBack + TimedOut;
 
@@ -180,7 +187,7 @@ public sealed record CampaignCounts(
     public CampaignCounts Add(CampaignCounts o) => new(
         Offered + o.Offered, InProgress + o.InProgress, Installed + o.Installed, Succeeded + o.Succeeded, Failed + o.Failed,
         RolledBack + o.RolledBack, TimedOut + o.TimedOut, Deferred + o.Deferred, Canceled + o.Canceled)
-    { Waiting = Waiting + o.Waiting, RetryPending = RetryPending + o.RetryPending };
+    { Waiting = Waiting + o.Waiting, RetryPending = RetryPending + o.RetryPending, PendingConfirmation = PendingConfirmation + o.PendingConfirmation };
 }
 
 /// <summary>Where a device stands in a campaign, as counted.</summary>
@@ -197,6 +204,9 @@ public enum DeviceOutcome
     TimedOut = 8,
     Canceled = 9,
     Waiting = 10,
+
+    /// <summary>SUCCEEDED, awaiting its health confirmation (the plan's health window); undecided until then.</summary>
+    PendingConfirmation = 11,
 }
 
 /// <summary>The cohort a device belongs to, so counts (and later halts) can name where failures are.</summary>

@@ -278,7 +278,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     private sealed class MutableCounts
     {
-        private long _offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled, _waiting, _retryPending;
+        private long _offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled, _waiting, _retryPending, _pendingConfirmation;
 
         public void AddRetryPending(int sign) => _retryPending += sign;
 
@@ -295,6 +295,7 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
                 case DeviceOutcome.RolledBack: _rolledBack += sign; break;
                 case DeviceOutcome.TimedOut: _timedOut += sign; break;
                 case DeviceOutcome.Canceled: _canceled += sign; break;
+                case DeviceOutcome.PendingConfirmation: _pendingConfirmation += sign; break;
             }
 
             // Every device past waiting and deferral was offered once (its latest offer counts).
@@ -302,6 +303,6 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
         }
 
         public CampaignCounts ToCounts() =>
-            new(_offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled) { Waiting = _waiting, RetryPending = _retryPending };
+            new(_offered, _inProgress, _installed, _succeeded, _failed, _rolledBack, _timedOut, _deferred, _canceled) { Waiting = _waiting, RetryPending = _retryPending, PendingConfirmation = _pendingConfirmation };
     }
 }

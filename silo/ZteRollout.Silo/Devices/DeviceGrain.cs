@@ -146,6 +146,21 @@ public sealed class DeviceGrain(
             dirty = true;
         }
 
+        if (S.HealthWatch is { } watch && S.Offer is { } watched)
+        {
+            // A success awaiting its health confirmation: this sighting confirms it, fails it, or leaves it pending.
+            // While it is pending the device gets no new offer (a new install would end what the window observes).
+            var health = HealthConfirmation.OfCheckIn(watched, watch, facts.CurrentVersion, facts.ActiveSlot, now);
+            if (health == HealthVerdict.Pending)
+            {
+                await StoreAndDeliverIfAsync(dirty || S.OutcomeSequence != sequenceBefore);
+                return new CheckInResult(CheckInOutcome.NoUpdate, null, null, null, HealthConfirmation.NextCheckInSeconds(watch, now, CheckInInterval));
+            }
+
+            ResolveHealthWatch(health, errorCode: null, now);
+            dirty = true;
+        }
+
         var context = new DeviceContext(DeviceId, S.Tags, facts) { RefusedDeltas = S.RefusedDeltas };
         var check = OfferSelection.Decide(context, snapshot, c => HeldBy(c, now, describe: false), _buckets);
         foreach (var (campaign, stage) in check.Waiting)
@@ -253,7 +268,17 @@ public sealed class DeviceGrain(
             throw await RefusalAsync(RolloutException.NotFound($"device '{DeviceId}' has no offer '{report.OfferId}'"));
         }
 
-        if (offer.AppliedReportIds.Contains(report.ReportId) || IsLateProvenSuccess(offer, report))
+        if (offer.AppliedReportIds.Contains(report.ReportId))
+        {
+            return new ReportResult(offer.Status, Duplicate: true);
+        }
+
+        if (S.HealthWatch is { } watch && watch.OfferId == offer.OfferId && HealthConfirmation.OfReport(watch, report.Step, clock.UtcNow) is { } health)
+        {
+            return await ReportInHealthWindowAsync(offer, report, health);
+        }
+
+        if (IsLateProvenSuccess(offer, report))
         {
             return new ReportResult(offer.Status, Duplicate: true);
         }
@@ -335,7 +360,7 @@ public sealed class DeviceGrain(
             S.Facts = S.Facts is null ? null : S.Facts with { CurrentVersion = offer.TargetVersion, ActiveSlot = S.ActiveSlot };
         }
 
-        var after = OutcomeEvent.FromStatus(report.Step);
+        var after = report.Step == OfferStatus.Succeeded ? StartHealthWatch(S.Offer, now) : OutcomeEvent.FromStatus(report.Step);
         if (after != before)
         {
             Enqueue(offer.CampaignId, after, S.Offer.ErrorCode, offer.Stage);
@@ -375,6 +400,11 @@ public sealed class DeviceGrain(
 
             var (closing, _) = OpenOfferReview.Closing(review);
             return $"open offer '{open.OfferId}' of campaign '{open.CampaignId}' ends as {Name(closing)} at the next check-in ({review}), which then decides afresh {asOf}";
+        }
+
+        if (S.HealthWatch is { } watch && S.Offer is { } watched)
+        {
+            return $"its success in campaign '{watched.CampaignId}' (offer '{watched.OfferId}') awaits health confirmation: a check-in on {watched.TargetVersion} from {watch.ConfirmableAt:O} confirms it; no new offer until then";
         }
 
         if (snapshot.Frozen)
@@ -604,6 +634,13 @@ public sealed class DeviceGrain(
             return "the device already succeeded in this campaign";
         }
 
+        if (last == DeviceOutcome.PendingConfirmation)
+        {
+            return describe && S.HealthWatch is { } watch
+                ? $"the device succeeded; its success awaits health confirmation from {watch.ConfirmableAt:O}"
+                : "the device succeeded; its success awaits health confirmation";
+        }
+
         if (!OutcomeEvent.IsFailure(last))
         {
             return null;
@@ -658,7 +695,67 @@ public sealed class DeviceGrain(
     {
         var offer = S.Offer!;
         S.Offer = offer with { Status = status, ErrorCode = errorCode, UpdatedAt = now };
-        Enqueue(offer.CampaignId, OutcomeEvent.FromStatus(status), errorCode, offer.Stage);
+        var outcome = status == OfferStatus.Succeeded ? StartHealthWatch(S.Offer, now) : OutcomeEvent.FromStatus(status);
+        Enqueue(offer.CampaignId, outcome, errorCode, offer.Stage);
+    }
+
+    /// <summary>
+    /// The outcome a success of <paramref name="offer"/> counts as: SUCCEEDED, or — when its campaign has a health
+    /// window — pending confirmation, watched from now until a sighting of the device confirms or fails it.
+    /// </summary>
+    private DeviceOutcome StartHealthWatch(OfferRecord offer, DateTimeOffset now)
+    {
+        S.HealthWatch = HealthConfirmation.Start(offer, snapshots.Current?.Find(offer.CampaignId)?.HealthWindow, now);
+        return S.HealthWatch is null ? DeviceOutcome.Succeeded : DeviceOutcome.PendingConfirmation;
+    }
+
+    /// <summary>Ends the health watch of the device's offer: a confirmed success is counted as SUCCEEDED, anything else closes the offer as a failure.</summary>
+    private void ResolveHealthWatch(HealthVerdict verdict, string? errorCode, DateTimeOffset now)
+    {
+        var offer = S.Offer!;
+        S.HealthWatch = null;
+        if (verdict == HealthVerdict.Confirmed)
+        {
+            Enqueue(offer.CampaignId, DeviceOutcome.Succeeded, offer.ErrorCode, offer.Stage);
+            return;
+        }
+
+        var (status, code) = HealthConfirmation.Failure(verdict);
+        Close(status, errorCode ?? code, now);
+    }
+
+    /// <summary>
+    /// A report on an offer whose success awaits its health confirmation: SUCCEEDED again (with its proof) is a healthy
+    /// sighting, ROLLED_BACK or FAILED turns the success into that failure. Stored before the device hears back.
+    /// </summary>
+    private async Task<ReportResult> ReportInHealthWindowAsync(OfferRecord offer, DeviceReport report, HealthVerdict health)
+    {
+        if (report.Step == OfferStatus.Succeeded)
+        {
+            SuccessProof.Require(offer, report);
+        }
+
+        S.Offer = offer with { AppliedReportIds = Remember(offer.AppliedReportIds, report.ReportId) };
+        if (health == HealthVerdict.Pending)
+        {
+            // Healthy, but too early to confirm: nothing that must survive a crash changed.
+            return new ReportResult(S.Offer.Status, Duplicate: false);
+        }
+
+        if (health != HealthVerdict.Confirmed)
+        {
+            // The device is back where it came from (or says it failed): it runs what it reports, when it says.
+            if (!string.IsNullOrEmpty(report.RunningVersion))
+            {
+                S.CurrentVersion = report.RunningVersion;
+                S.ActiveSlot = report.ActiveSlot != BootSlot.Unspecified ? report.ActiveSlot : S.ActiveSlot;
+                S.Facts = S.Facts is null ? null : S.Facts with { CurrentVersion = report.RunningVersion, ActiveSlot = S.ActiveSlot };
+            }
+        }
+
+        ResolveHealthWatch(health, report.Step == OfferStatus.Succeeded ? null : report.ErrorCode, clock.UtcNow);
+        await StoreAndDeliverAsync();
+        return new ReportResult(S.Offer.Status, Duplicate: false);
     }
 
     /// <summary>

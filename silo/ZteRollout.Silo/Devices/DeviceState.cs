@@ -96,6 +96,13 @@ public sealed class DeviceState : IRowCarrier
     /// </summary>
     [Id(20)]
     public List<string> RefusedDeltas { get; set; } = [];
+
+    /// <summary>
+    /// The success of <see cref="Offer"/> awaiting its health confirmation (its campaign has a health window); while
+    /// set, the device gets no new offer, so the offer it watches stays the device's latest.
+    /// </summary>
+    [Id(21)]
+    public HealthWatch? HealthWatch { get; set; }
 }
 
 /// <summary>How often a campaign offered the device its update, and how the last failure went.</summary>
