@@ -33,6 +33,7 @@ internal static class CampaignEntry
             RateLimit = plan.RateLimit,
             RampStartedAt = s.StartedAt ?? now,
             Halted = s.State == CampaignState.Halted,
+            HaltedCohorts = [.. s.HaltedCohorts.Select(h => h.Cohort)],
         };
     }
 
