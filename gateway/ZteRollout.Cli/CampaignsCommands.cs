@@ -24,6 +24,7 @@ internal static class CampaignsCommands
         Advance(),
         Transition("cancel", "Cancel a campaign for good: no new offers; offers not yet downloading are cancelled.", (c, r, ct) => c.CancelCampaignAsync(r, cancellationToken: ct).ResponseAsync),
         Transition("halt", "Halt a campaign everywhere at once; in-flight installs finish and still count.", (c, r, ct) => c.HaltCampaignAsync(r, cancellationToken: ct).ResponseAsync, reasonRequired: true),
+        LiftCohortHalt(),
         Show(),
         List(),
         Watch(),
@@ -107,6 +108,42 @@ internal static class CampaignsCommands
         {
             var request = new CampaignRequest { CampaignId = parse.GetRequiredValue(id), Reason = parse.GetValue(reason) ?? "", RequestId = NewRequestId() };
             ShowTransition(parse, await CallWithRetriesAsync(() => call(admin.Client, request, ct), ct));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary><c>campaigns lift-cohort-halt ID --cohort hardware_revision=R3 --reason TEXT</c>: an SRE lets a halted cohort get offers again.</summary>
+    private static Command LiftCohortHalt()
+    {
+        var id = new Argument<string>("ID") { Description = "The campaign id." };
+        var cohort = new Option<string>("--cohort")
+        {
+            Description = "The halted cohort as DIMENSION=VALUE, as `show` prints it (e.g. hardware_revision=R3).",
+            HelpName = "DIMENSION=VALUE",
+            Required = true,
+        };
+        var reason = new Option<string?>("--reason") { Description = "Why, kept in the audit log.", HelpName = "TEXT", Required = true };
+        var command = new Command("lift-cohort-halt",
+            "Lift a cohort-scoped halt: the cohort's devices get offers again; the halt policy opens a new window (another alpha).") { id, cohort, reason };
+        command.SetAction((parse, ct) => AdminConnection.RunAsync(parse, ct, async admin =>
+        {
+            var text = parse.GetRequiredValue(cohort);
+            var separator = text.IndexOf('=', StringComparison.Ordinal);
+            if (separator <= 0)
+            {
+                throw new InputException($"--cohort: expected DIMENSION=VALUE (e.g. hardware_revision=R3), got '{text}'.");
+            }
+
+            var request = new LiftCohortHaltRequest
+            {
+                CampaignId = parse.GetRequiredValue(id),
+                Dimension = text[..separator],
+                Value = text[(separator + 1)..],
+                Reason = parse.GetValue(reason) ?? "",
+                RequestId = NewRequestId(),
+            };
+            ShowTransition(parse, await CallWithRetriesAsync(() => admin.Client.LiftCohortHaltAsync(request, cancellationToken: ct).ResponseAsync, ct));
             return 0;
         }));
         return command;
@@ -314,6 +351,11 @@ internal static class CampaignsCommands
         if (c is { State: CampaignState.Halted, Halt: { } halt })
         {
             lines.Add(new Text($"HALTED by {halt.By}: {halt.Reason}", new Style(Color.Red)));
+        }
+
+        foreach (var cohort in c.HaltedCohorts)
+        {
+            lines.Add(new Text($"COHORT HALTED {cohort.Dimension}={cohort.Value} by {cohort.By}: {cohort.Reason}", new Style(Color.Red)));
         }
 
         lines.Add(Text.Empty);

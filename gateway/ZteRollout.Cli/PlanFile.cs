@@ -170,13 +170,24 @@ internal static partial class PlanFile
                 FieldType.UInt32 or FieldType.Fixed32 when field.Name.EndsWith(SecondsSuffix, StringComparison.Ordinal) => ParseSeconds(text),
                 FieldType.UInt32 or FieldType.Fixed32 => uint.TryParse(text, NumberStyles.None, invariant, out var u) ? u : null,
                 FieldType.UInt64 or FieldType.Fixed64 => ulong.TryParse(text, NumberStyles.None, invariant, out var ul) ? ul : null,
-                FieldType.Enum => field.EnumType.FindValueByName(text.ToUpperInvariant()) is { } e
+                FieldType.Enum => EnumValue(field.EnumType, text) is { } e
                     ? Enum.ToObject(field.EnumType.ClrType, e.Number)
                     : null,
                 _ => throw Problem(node, path, $"fields of type {field.FieldType} are not supported in plan files."),
             };
             return value ?? throw Problem(node, path, $"expected {Expected(field)}, got '{text}'.");
         }
+
+        /// <summary>A value by its proto name or without the enum's prefix: <c>cohort</c> for HALT_SCOPE_COHORT.</summary>
+        private static EnumValueDescriptor? EnumValue(EnumDescriptor type, string text)
+        {
+            var name = text.ToUpperInvariant();
+            return type.FindValueByName(name) ?? (name.Length > 0 && name != "UNSPECIFIED" ? type.FindValueByName(EnumPrefix(type) + name) : null);
+        }
+
+        /// <summary>The prefix proto style gives an enum's values: HALT_SCOPE_ for HaltScope.</summary>
+        private static string EnumPrefix(EnumDescriptor type) =>
+            string.Concat(type.Name.Select((ch, i) => i > 0 && char.IsUpper(ch) ? "_" + ch : ch.ToString())).ToUpperInvariant() + "_";
 
         internal static uint? ParseSeconds(string text)
         {
@@ -222,7 +233,9 @@ internal static partial class PlanFile
             FieldType.UInt32 or FieldType.Fixed32 when field.Name.EndsWith(SecondsSuffix, StringComparison.Ordinal) =>
                 "seconds (e.g. 3600) or a duration (e.g. 90s, 30m, 2h, 1d, 1h30m)",
             FieldType.UInt32 or FieldType.Fixed32 or FieldType.UInt64 or FieldType.Fixed64 => "a whole number, 0 or more",
-            FieldType.Enum => "one of " + string.Join(", ", field.EnumType.Values.Select(v => v.Name)),
+            FieldType.Enum => "one of " + string.Join(", ", field.EnumType.Values
+                .Where(v => v.Number != 0)
+                .Select(v => v.Name.StartsWith(EnumPrefix(field.EnumType), StringComparison.Ordinal) ? v.Name[EnumPrefix(field.EnumType).Length..].ToLowerInvariant() : v.Name)),
             _ => "a whole number",
         };
 

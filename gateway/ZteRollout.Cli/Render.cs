@@ -293,6 +293,11 @@ internal static class Render
             }
         }
 
+        foreach (var cohort in c.HaltedCohorts)
+        {
+            Pair(grid, "cohort halted", $"{cohort.Dimension}={cohort.Value} by {cohort.By} at {Time(cohort.At)}: {cohort.Reason}; {cohort.Figures}");
+        }
+
         AnsiConsole.Write(grid);
 
         var stages = Table("stage", "percent", "soak · gate", "started", "offered", "in progress", "installed", "succeeded",

@@ -16,8 +16,10 @@ internal sealed record HaltOptions(int Devices, int Concurrency, int Connections
 
 /// <summary>
 /// How fast a halt stops new offers under full check-in load (DESIGN.md invariant 7). Each trial starts a fresh node
-/// with fresh devices and runs a one-stage 100 % campaign. Odd trials ("spike"): a threshold policy, successes, then
-/// a failure spike; every new offer made after the report that crossed the threshold was acknowledged is timed.
+/// with fresh devices and runs a one-stage 100 % campaign. Odd trials ("bad build"): a threshold policy over devices
+/// (failed for good ÷ offered, issue 9) and a build that fails on every device: reporters report FAILED for offered
+/// devices as they come, while the plan's rate limit keeps the offers in flight few, so the policy fires as soon as
+/// <c>min_completed</c> devices failed; every new offer made after that failure's report was acknowledged is timed.
 /// Even trials ("sweep"): <see cref="HaltOptions.SweepOffers"/> offers pass their deadline at once (the rollout clock
 /// jumps), the campaign's tick starts sweeping them and an SRE halts it at the same moment; the halt is timed from the
 /// HaltCampaign call to its ack or the last new offer, whichever is later (a halt that waits behind the sweep shows).
@@ -31,8 +33,14 @@ internal static class HaltBenchmark
     private const string CampaignId = "bench-halt";
     private const double MaxFailureRate = 0.05;
     private const int MinCompleted = 50;
-    private const int SuccessesBeforeSpike = 200;
-    private const int SuccessReporters = 8;
+    private const int FailureReporters = 16;
+
+    /// <summary>
+    /// Offers a minute in the bad-build trials: at most 500 a second, so the ~16 reports a second per reporter keep
+    /// the failed share of the offered devices far above the threshold (an unlimited load offers thousands a second,
+    /// and a per-device policy rightly waits for them).
+    /// </summary>
+    private const int BadBuildOffersPerMinute = 30_000;
     private const int RegisterBatchesInFlight = 4;
     private static readonly TimeSpan LoadAfterBreach = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan TrialLimit = TimeSpan.FromMinutes(10);
@@ -42,7 +50,8 @@ internal static class HaltBenchmark
     {
         BoxInfo.Print(output);
         output.WriteLine($"scenario=halt devices={o.Devices} concurrency={o.Concurrency} connections={o.Connections} trials={o.Trials} " +
-            $"policy=threshold(max_failure_rate={MaxFailureRate}, min_completed={MinCompleted}) retry_max_attempts=1 sweep_offers={o.SweepOffers} (even trials)");
+            $"policy=threshold(max_failure_rate={MaxFailureRate}, min_completed={MinCompleted}, per device) retry_max_attempts=1 " +
+            $"bad_build=every offered device fails, rate_limit={BadBuildOffersPerMinute}/min (odd trials) sweep_offers={o.SweepOffers} (even trials)");
 
         var trials = new List<TrialResult>();
         for (var trial = 1; trial <= o.Trials; trial++)
@@ -74,8 +83,7 @@ internal static class HaltBenchmark
             var reports = new DeviceUpdate.DeviceUpdateClient(reportChannel);
             var load = new CheckInLoad(devices, [.. loadChannels.Select(c => new DeviceUpdate.DeviceUpdateClient(c))], o.Concurrency);
 
-            var successes = await ReportSuccessesAsync(reports, load.Offered, limit.Token);
-            var (failures, ackAt, ackUtc) = await ReportFailuresUntilBreachAsync(reports, load.Offered, successes, limit.Token);
+            var (failures, ackAt, ackUtc) = await ReportFailuresUntilBreachAsync(reports, load.Offered, limit.Token);
             var remaining = LoadAfterBreach - Stopwatch.GetElapsedTime(ackAt);
             if (remaining > TimeSpan.Zero)
             {
@@ -103,12 +111,12 @@ internal static class HaltBenchmark
             }
 
             return new TrialResult(
-                "spike",
+                "bad build",
                 trial,
                 load.CallsPerSecond,
                 load.Errors,
                 load.NewOffers.Count(n => n.At <= ackAt),
-                successes,
+                0,
                 failures,
                 haltedAt is { } at ? (at - ackUtc).TotalMilliseconds : null,
                 afterAck.Length,
@@ -117,8 +125,11 @@ internal static class HaltBenchmark
                 afterAck.Select(n => LoadRunner.TicksToMs(n.At - ackAt)).DefaultIfEmpty(0).Max(),
                 campaign.State,
                 campaign.Halt?.By ?? string.Empty,
-                campaign.Counts.Succeeded == (ulong)successes && campaign.Counts.Failed == (ulong)failures,
-                load.ExhaustedAt is { } exhausted && exhausted < ackAt + (long)(LoadAfterBreach.TotalSeconds * Stopwatch.Frequency));
+                campaign.Counts.Succeeded == 0 && campaign.Counts.Failed == (ulong)failures,
+                load.ExhaustedAt is { } exhausted && exhausted < ackAt + (long)(LoadAfterBreach.TotalSeconds * Stopwatch.Frequency))
+            {
+                HaltReason = campaign.Halt?.Reason,
+            };
         }
         finally
         {
@@ -142,9 +153,11 @@ internal static class HaltBenchmark
         var overdue = await node.RegisterDevicesAsync($"s{trial}", o.SweepOffers, RegisterBatchesInFlight, Model, RunningVersion);
         var package = await node.UploadFullPackageAsync(Model, TargetVersion, size: 4096);
 
-        // No halt policy: the timeouts (failures) must not halt the campaign by themselves; the SRE does.
+        // No halt policy: the timeouts (failures) must not halt the campaign by themselves; the SRE does. No rate limit:
+        // every overdue device must get its offer before the clock jumps.
         var plan = Plan(package.PackageId);
         plan.Halt = new HaltPolicy();
+        plan.RateLimit = null;
         await node.CreateAndStartCampaignAsync(CampaignId, plan);
         var admin = OrchestratorNode.Bearer(File.ReadAllText(Path.Combine(node.DataDirectory, "admin-api-key")).Trim());
 
@@ -208,45 +221,46 @@ internal static class HaltBenchmark
         }
     }
 
-    /// <summary>Reports INSTALLED then SUCCEEDED for offered devices, several at once, until enough succeeded; returns how many did.</summary>
-    private static async Task<int> ReportSuccessesAsync(DeviceUpdate.DeviceUpdateClient reports, ChannelReader<OfferedDevice> offered, CancellationToken ct)
+    /// <summary>
+    /// Reports FAILED (<c>E_BAD_BUILD</c>, not retried) for offered devices, several at once, until <see cref="MinCompleted"/>
+    /// failures are acknowledged: each ack means the failure is stored, so from that ack on the per-device threshold
+    /// holds on the server (its halt reason shows the figures it judged). Reports in flight then finish and count.
+    /// Returns every failure acknowledged and when the <see cref="MinCompleted"/>-th was.
+    /// </summary>
+    private static async Task<(int Failures, long AckAt, DateTimeOffset AckUtc)> ReportFailuresUntilBreachAsync(
+        DeviceUpdate.DeviceUpdateClient reports, ChannelReader<OfferedDevice> offered, CancellationToken ct)
     {
-        var successes = 0;
-        var reporters = Enumerable.Range(0, SuccessReporters).Select(async _ =>
+        var failures = 0;
+        long ackAt = 0;
+        var ackUtc = DateTimeOffset.MinValue;
+
+        // Reporters waiting for an offer stop at the breach (the halt ends the offers); reports under way finish.
+        using var breached = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var reporters = Enumerable.Range(0, FailureReporters).Select(async _ =>
         {
-            while (Volatile.Read(ref successes) < SuccessesBeforeSpike)
+            while (!breached.IsCancellationRequested)
             {
-                var device = await offered.ReadAsync(ct);
-                await ReportAsync(reports, device, InstallStep.Installed, ct);
-                await ReportAsync(reports, device, InstallStep.Succeeded, ct);
-                Interlocked.Increment(ref successes);
+                OfferedDevice device;
+                try
+                {
+                    device = await offered.ReadAsync(breached.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                await ReportAsync(reports, device, InstallStep.Failed, ct, errorCode: "E_BAD_BUILD");
+                if (Interlocked.Increment(ref failures) == MinCompleted)
+                {
+                    ackAt = Stopwatch.GetTimestamp();
+                    ackUtc = DateTimeOffset.UtcNow;
+                    await breached.CancelAsync();
+                }
             }
         });
         await Task.WhenAll(reporters);
-        return successes;
-    }
-
-    /// <summary>
-    /// Reports FAILED for offered devices one after another until the acknowledged outcomes cross the threshold
-    /// (the server counts each device once, as this does); returns the failures and when that report was acknowledged.
-    /// </summary>
-    private static async Task<(int Failures, long AckAt, DateTimeOffset AckUtc)> ReportFailuresUntilBreachAsync(
-        DeviceUpdate.DeviceUpdateClient reports, ChannelReader<OfferedDevice> offered, int successes, CancellationToken ct)
-    {
-        var failures = 0;
-        while (true)
-        {
-            var device = await offered.ReadAsync(ct);
-            await ReportAsync(reports, device, InstallStep.Failed, ct, errorCode: "E_SPIKE");
-            var ackAt = Stopwatch.GetTimestamp();
-            var ackUtc = DateTimeOffset.UtcNow;
-            failures++;
-            var completed = successes + failures;
-            if (completed >= MinCompleted && (double)failures / completed > MaxFailureRate)
-            {
-                return (failures, ackAt, ackUtc);
-            }
-        }
+        return (failures, ackAt, ackUtc);
     }
 
     private static Task<ReportResponse> ReportAsync(
@@ -271,6 +285,7 @@ internal static class HaltBenchmark
         Stages = { new Stage { Percent = 100 } },
         Retry = new RetryPolicy { MaxAttempts = 1 },
         Halt = new HaltPolicy { Threshold = new ThresholdPolicy { MaxFailureRate = MaxFailureRate, MinCompleted = MinCompleted } },
+        RateLimit = new RateLimit { MaxOffersPerMinute = BadBuildOffersPerMinute },
     };
 
     private sealed record OfferedDevice(BenchDevice Device, string OfferId);
@@ -301,13 +316,16 @@ internal static class HaltBenchmark
 
         public bool? SweepRunningAtAck { get; init; }
 
+        /// <summary>Bad-build trials: the server's halt reason, with the figures its policy judged.</summary>
+        public string? HaltReason { get; init; }
+
         public string Describe() =>
             $"trial {Trial} ({Situation}): checkin_rps={CheckInRps:F0} checkin_errors={CheckInErrors} offers_before_ack={OffersBeforeAck} successes={Successes} failures={Failures} " +
-            $"(breach at {(double)Failures / (Successes + Failures):P2} of {Successes + Failures}) " +
             $"server_halt_at_minus_ack_ms={(ServerHaltAfterAckMs is { } ms ? ms.ToString("F0") : "none")} " +
             $"new_offers_after_ack={Overexposed} (decided_before_halt={OverexposedDecidedBeforeHalt}, last_decided_after_halt_ms={LastDecidedAfterHaltMs:F0}) halt_latency_ms={HaltLatencyMs:F0} state={State} by={HaltedBy} " +
             $"server_counts_match={CountsMatch}" +
             (HaltCallMs is { } call ? $" halt_call_ms={call:F0} sweep_running_at_ack={SweepRunningAtAck}" : string.Empty) +
+            (HaltReason is { } reason ? $" halt_reason=\"{reason}\"" : string.Empty) +
             (ExhaustedBeforeEnd ? " WARNING: ran out of unoffered devices before the end" : string.Empty);
     }
 

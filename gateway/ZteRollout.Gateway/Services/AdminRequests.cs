@@ -325,6 +325,7 @@ public static partial class AdminRequests
             InProgressTimeoutSeconds = (uint)plan.InProgressTimeout.TotalSeconds,
             AutoAdvance = plan.AutoAdvance,
             Rollback = plan.Rollback,
+            HaltScope = plan.HaltScope == HaltScope.Cohort ? A.HaltScope.Cohort : A.HaltScope.Campaign,
             Retry = new A.RetryPolicy { MaxAttempts = (uint)plan.Retry.MaxAttempts, BackoffSeconds = (uint)plan.Retry.Backoff.TotalSeconds },
             Halt = new A.HaltPolicy
             {
@@ -401,6 +402,15 @@ public static partial class AdminRequests
             campaign.Halt = new A.HaltInfo { By = halt.By, Reason = halt.Reason, At = Timestamp.FromDateTimeOffset(halt.At), Blame = ToProto(halt.Blame) };
         }
 
+        campaign.HaltedCohorts.AddRange(view.HaltedCohorts.Select(h => new A.CohortHalt
+        {
+            Dimension = h.Cohort.Dimension,
+            Value = h.Cohort.Value,
+            By = h.By,
+            Reason = h.Reason,
+            At = Timestamp.FromDateTimeOffset(h.At),
+            Figures = h.Figures,
+        }));
         if (withAudit)
         {
             campaign.Audit.AddRange(view.Audit.Select(a => new A.AuditEntry

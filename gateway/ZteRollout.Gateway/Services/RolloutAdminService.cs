@@ -269,6 +269,11 @@ public sealed class RolloutAdminService(IGrainFactory grains, BlobStore blobs, I
     public override async Task<Campaign> HaltCampaign(CampaignRequest request, ServerCallContext context) =>
         AdminRequests.ToProto(await CampaignOf(request).HaltAsync(Actor(context), request.Reason, RequestId(request)), withAudit: true);
 
+    [Authorize(AuthenticationSchemes = RolloutAuth.ApiKeyScheme, Policy = RolloutAuth.Policies.Sre)]
+    public override async Task<Campaign> LiftCohortHalt(LiftCohortHaltRequest request, ServerCallContext context) =>
+        AdminRequests.ToProto(await grains.Campaign(AdminRequests.ValidateCampaignId(request.CampaignId, allowEmpty: false))
+            .LiftCohortHaltAsync(request.Dimension, request.Value, Actor(context), request.Reason, AdminRequests.RequestId(request.RequestId)), withAudit: true);
+
     public override async Task WatchCampaign(CampaignRequest request, IServerStreamWriter<Campaign> responseStream, ServerCallContext context)
     {
         var campaign = CampaignOf(request);

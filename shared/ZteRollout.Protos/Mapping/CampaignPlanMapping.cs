@@ -28,6 +28,14 @@ public static class CampaignPlanMapping
         {
             AutoAdvance = !plan.HasAutoAdvance || plan.AutoAdvance,
             Rollback = plan.Rollback,
+            HaltScope = plan.HaltScope switch
+            {
+                A.HaltScope.Unspecified or A.HaltScope.Campaign => HaltScope.Campaign,
+                A.HaltScope.Cohort => HaltScope.Cohort,
+
+                // An unknown number is kept (as 0) so the validator names the field.
+                _ => 0,
+            },
             Retry = plan.Retry is { } r
                 ? new RetryPolicy(r.MaxAttempts == 0 ? 1 : (int)Math.Min(r.MaxAttempts, int.MaxValue), TimeSpan.FromSeconds(r.BackoffSeconds), [.. r.RetryableErrorCodes])
                 : RetryPolicy.None,

@@ -48,6 +48,10 @@ public sealed record ActiveCampaign(
     [Id(20)]
     public TimeSpan? HealthWindow { get; init; }
 
+    /// <summary>Cohort values halted on their own (a cohort-scoped halt): their devices get no new offer from this campaign.</summary>
+    [Id(13)]
+    public ImmutableArray<HaltedCohort> HaltedCohorts { get; init; } = [];
+
     /// <summary>The stage a bucket first falls in (0-based), or -1 when no stage reaches it.</summary>
     public int StageOf(int bucket)
     {

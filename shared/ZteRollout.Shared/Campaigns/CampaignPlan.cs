@@ -135,7 +135,25 @@ public sealed record CampaignPlan(
     [Id(20)]
     public TimeSpan? HealthWindow { get; init; }
 
+    /// <summary>
+    /// What a halt of the policy stops: the whole campaign (the default), or, with <see cref="HaltScope.Cohort"/>,
+    /// only the cohort value its failures concentrate in when the rest would not halt on its own (<see cref="CohortHalting"/>).
+    /// </summary>
+    [Id(21)]
+    public HaltScope HaltScope { get; init; } = HaltScope.Campaign;
+
     public static StagePlan SingleStage { get; } = new(100, TimeSpan.Zero, 0, 0);
+}
+
+/// <summary>What an automatic halt stops (issue 9, point 5).</summary>
+[GenerateSerializer]
+public enum HaltScope
+{
+    /// <summary>The whole campaign halts.</summary>
+    Campaign = 1,
+
+    /// <summary>Only the cohort value the failures concentrate in halts, when the rest of the campaign would not.</summary>
+    Cohort = 2,
 }
 
 /// <summary>Lifecycle state of a campaign (DESIGN.md, campaign lifecycle).</summary>

@@ -61,6 +61,7 @@ public static class CampaignPlanValidator
 
         ValidateStages(plan.Stages, problems);
         ValidateHalt(plan.Halt, problems);
+        ValidateHaltScope(plan, problems);
         ValidateRetry(plan.Retry, problems);
         if (plan.RateLimit is { } rateLimit)
         {
@@ -228,6 +229,18 @@ public static class CampaignPlanValidator
             {
                 problems.Add("plan.halt.sequential.p1", Invariant($"p1 must be above p0 ({sequential.P1} ≤ {sequential.P0})"));
             }
+        }
+    }
+
+    private static void ValidateHaltScope(CampaignPlan plan, ViolationList problems)
+    {
+        if (plan.HaltScope is not (HaltScope.Campaign or HaltScope.Cohort))
+        {
+            problems.Add("plan.halt_scope", "must be campaign or cohort");
+        }
+        else if (plan.HaltScope == HaltScope.Cohort && plan.Halt.Threshold is null && plan.Halt.Sequential is null)
+        {
+            problems.Add("plan.halt_scope", "cohort needs a halt policy (plan.halt.threshold or plan.halt.sequential) to narrow");
         }
     }
 

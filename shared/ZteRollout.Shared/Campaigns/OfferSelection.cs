@@ -75,6 +75,9 @@ public enum OfferVerdict
 
     /// <summary>A campaign of higher priority decides for the device first.</summary>
     Preempted = 11,
+
+    /// <summary>The device's cohort value (e.g. hardware_revision=R3) is halted on its own; the rest of the campaign goes on.</summary>
+    CohortHalted = 12,
 }
 
 /// <summary>One campaign's verdict for a device, with the figures behind it (empty unless asked for).</summary>
@@ -209,6 +212,11 @@ public static class OfferSelection
             return new CampaignJudgement(verdict, package, stage, describe ? DescribeExposure(verdict, bucket, stage, campaign) : string.Empty);
         }
 
+        if (HaltedCohortOf(campaign, facts) is { } cohort)
+        {
+            return new CampaignJudgement(OfferVerdict.CohortHalted, package, stage, describe ? $"cohort halted: {cohort}" : string.Empty);
+        }
+
         if (heldBy(campaign) is { } held)
         {
             return new CampaignJudgement(OfferVerdict.RetryHeld, package, stage, held);
@@ -222,6 +230,24 @@ public static class OfferSelection
         return new CampaignJudgement(OfferVerdict.Offer, package, stage, describe
             ? $"package '{package.PackageId}' ({package.Manifest.Version}); bucket {bucket} in stage {stage + 1}, exposed at {campaign.ExposurePercent:0.##}%"
             : string.Empty);
+    }
+
+    private static HaltedCohort? HaltedCohortOf(ActiveCampaign campaign, DeviceFacts facts)
+    {
+        if (campaign.HaltedCohorts.IsDefaultOrEmpty)
+        {
+            return null;
+        }
+
+        foreach (var cohort in campaign.HaltedCohorts)
+        {
+            if (cohort.Holds(facts))
+            {
+                return cohort;
+            }
+        }
+
+        return null;
     }
 
     private static string DescribeExposure(OfferVerdict verdict, int bucket, int stage, ActiveCampaign campaign)

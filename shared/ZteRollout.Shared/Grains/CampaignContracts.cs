@@ -56,6 +56,13 @@ public interface ICampaignGrain : IGrainWithStringKey
     [Alias("Halt")]
     Task<CampaignView> HaltAsync(string actor, string reason, string? requestId = null);
 
+    /// <summary>
+    /// Lifts the cohort halt of <paramref name="dimension"/>=<paramref name="value"/>: its devices get offers again and
+    /// the halt policy opens a new window (another α). NotFound when that cohort is not halted. SREs decide.
+    /// </summary>
+    [Alias("LiftCohortHalt")]
+    Task<CampaignView> LiftCohortHaltAsync(string dimension, string value, string actor, string reason, string? requestId = null);
+
     /// <summary>A stats shard's latest figures; the campaign re-evaluates its halt policy and stage gate on each.</summary>
     [Alias("OnShardSummary")]
     Task OnShardSummaryAsync(ShardSummary summary);
@@ -146,6 +153,10 @@ public sealed record CampaignView(
     /// </summary>
     [Id(17)]
     public bool Unchanged { get; init; }
+
+    /// <summary>Cohort values halted on their own (a cohort-scoped halt), oldest first; the rest of the campaign goes on.</summary>
+    [Id(20)]
+    public ImmutableArray<CohortHaltRecord> HaltedCohorts { get; init; } = [];
 }
 
 /// <summary>Devices of a campaign by their latest status; each device counts once.</summary>
@@ -291,6 +302,13 @@ public interface ICampaignStatsGrain : IGrainWithStringKey
     /// <summary>The shard's figures for the campaign: per stage, per cohort, per error code, attempt totals.</summary>
     [Alias("GetSummary")]
     Task<ShardSummary> GetSummaryAsync();
+
+    /// <summary>
+    /// Per cohort value, per stage, the shard's devices by latest status: what a cohort-scoped halt judges. Built from
+    /// the devices on each call (only when the halt policy fires or a halt window opens), never on the hot path.
+    /// </summary>
+    [Alias("GetCohortStageCounts")]
+    Task<ImmutableArray<CohortStageCounts>> GetCohortStageCountsAsync();
 
     /// <summary>Asks each device whose open offer is past its deadline at <paramref name="now"/> to time it out.</summary>
     [Alias("SweepTimeouts")]

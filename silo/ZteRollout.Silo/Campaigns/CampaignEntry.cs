@@ -34,6 +34,7 @@ internal static class CampaignEntry
             RampStartedAt = s.StartedAt ?? now,
             Halted = s.State == CampaignState.Halted,
             HealthWindow = plan.HealthWindow,
+            HaltedCohorts = [.. s.HaltedCohorts.Select(h => h.Cohort)],
         };
     }
 

@@ -122,6 +122,7 @@ internal sealed class CampaignFigures
             CompletedAttempts = completed,
             FailedAttempts = failures,
             Halt = s.State == CampaignState.Halted ? s.Halt : null,
+            HaltedCohorts = [.. s.HaltedCohorts],
             GateStatus = live ? Gate(s, now).Explanation : string.Empty,
             StatusVersion = (s.Audit.Count * 1_000_000L) + Version,
             HaltStatistic = plan.Halt.Sequential is { } sequential

@@ -1,4 +1,5 @@
 using ZteRollout.Shared.Telemetry;
+using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ZteRollout.Shared;
@@ -138,7 +139,14 @@ public sealed class CampaignGrain(
         Require("resume", CampaignState.Paused, CampaignState.Halted);
         if (S.State == CampaignState.Halted)
         {
-            S.HaltBaselines = [.. _figures.Outcomes(S.Plan!.Stages.Length).Select(o => o.Baseline())];
+            if (S.Plan!.HaltScope == HaltScope.Cohort)
+            {
+                OpenCohortWindow(await CohortStageCountsAsync());
+            }
+            else
+            {
+                S.HaltBaselines = [.. _figures.Outcomes(S.Plan!.Stages.Length).Select(o => o.Baseline())];
+            }
         }
 
         S.Halt = null;
@@ -189,6 +197,43 @@ public sealed class CampaignGrain(
         }
 
         return View(unchanged);
+    }
+
+    public async Task<CampaignView> LiftCohortHaltAsync(string dimension, string value, string actor, string reason, string? requestId = null)
+    {
+        RequirePlan();
+        if (!CohortHalting.IsDimension(dimension))
+        {
+            throw RolloutException.InvalidField("dimension", $"'{dimension}' is not a cohort dimension (model, hardware_revision, region, carrier, source_version)");
+        }
+
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw RolloutException.InvalidField("reason", "lifting a cohort halt needs a reason");
+        }
+
+        var cohort = new HaltedCohort(dimension, value);
+        if (IsReplay(requestId, "lift cohort halt"))
+        {
+            await PublishAsync();
+            return View(unchanged: true);
+        }
+
+        var halted = S.HaltedCohorts.FindIndex(h => h.Cohort == cohort);
+        if (halted < 0)
+        {
+            var known = S.HaltedCohorts.Count == 0 ? "none" : string.Join(", ", S.HaltedCohorts.Select(h => h.Cohort));
+            throw RolloutException.NotFound($"cohort {cohort} is not halted in campaign '{CampaignId}' (halted cohorts: {known})");
+        }
+
+        Require("lift a cohort halt", CampaignState.Running, CampaignState.Paused, CampaignState.Halted);
+        S.HaltedCohorts.RemoveAt(halted);
+
+        // The cohort's devices come back into the judged window: a new window, like a resume, spends another α.
+        OpenCohortWindow(await CohortStageCountsAsync());
+        await TransitionAsync(S.State, actor, $"lift cohort halt {cohort}", reason, requestId, requestAction: "lift cohort halt");
+        await PublishAsync();
+        return View();
     }
 
     public async Task<CampaignView> CancelAsync(string actor, string reason, string? requestId = null)
@@ -409,7 +454,11 @@ public sealed class CampaignGrain(
         var verdict = HaltEvaluation.Evaluate(plan.Halt, _figures.HaltWindow(S));
         if (verdict.ShouldHalt)
         {
-            await HaltInternalAsync("policy:" + verdict.Policy, verdict.Explanation, Figures());
+            if (plan.HaltScope != HaltScope.Cohort || !await TryHaltCohortAsync(verdict))
+            {
+                await HaltInternalAsync("policy:" + verdict.Policy, verdict.Explanation, Figures());
+            }
+
             return;
         }
 
@@ -459,6 +508,69 @@ public sealed class CampaignGrain(
         // fails, the halt is stored all the same: a retried halt publishes it, and so do the tick and every silo.
         await PublishAsync();
         logger.LogWarning("Campaign {Campaign} halted by {Actor}: {Reason}{Blame}", CampaignId, actor, reason, Describe(blame));
+    }
+
+    /// <summary>
+    /// A cohort-scoped plan's halt (docs/design.md, "What the halt policies guarantee"): when the window's failures
+    /// concentrate in one cohort value and the rest would not halt, that value alone stops, in the snapshot every
+    /// silo's devices decide from, and the rest goes on in a new window. False: the whole campaign halts.
+    /// </summary>
+    private async Task<bool> TryHaltCohortAsync(HaltVerdict verdict)
+    {
+        var cohorts = await CohortStageCountsAsync();
+        var decision = CohortHalting.Decide(S.Plan!.Halt, cohorts, S.Plan.Stages.Length, S.HaltBaselines, S.CohortBaselines, _figures.ErrorCodes());
+        if (decision is null)
+        {
+            return false;
+        }
+
+        var actor = "policy:" + verdict.Policy;
+        var figures = CohortHalting.Describe(decision) + Describe(decision.Blame);
+        S.HaltedCohorts.Add(new CohortHaltRecord(decision.Cohort, actor, verdict.Explanation, clock.UtcNow, figures));
+        OpenCohortWindow(cohorts);
+        await TransitionAsync(CampaignState.Running, actor, $"halt cohort {decision.Cohort}", verdict.Explanation, requestId: null, figures);
+        RolloutMetrics.Halt(CampaignId, automatic: true);
+
+        // Published before anything else: every silo's device grains refuse the cohort from this snapshot on.
+        await PublishAsync();
+        logger.LogWarning("Campaign {Campaign}: cohort {Cohort} halted by {Actor}: {Reason}; {Figures}", CampaignId, decision.Cohort, actor, verdict.Explanation, figures);
+        return true;
+    }
+
+    /// <summary>Opens a new halt window: the policy judges only what comes after these baselines (another α).</summary>
+    private void OpenCohortWindow(IReadOnlyCollection<CohortStageCounts> cohorts)
+    {
+        var (stages, perCohort) = CohortHalting.Baselines(cohorts, S.Plan!.Stages.Length);
+        S.HaltBaselines = [.. stages];
+        S.CohortBaselines = [.. perCohort];
+    }
+
+    /// <summary>Every cohort value's per-stage counts over all shards (asked for only when a cohort decision is due).</summary>
+    private async Task<IReadOnlyCollection<CohortStageCounts>> CohortStageCountsAsync()
+    {
+        var shards = await Task.WhenAll(Enumerable.Range(0, StatsSharding.ShardCount).Select(i => Shard(i).GetCohortStageCountsAsync()));
+        return [.. shards.SelectMany(s => s)
+            .GroupBy(c => (c.Dimension, c.Value))
+            .Select(g => new CohortStageCounts(g.Key.Dimension, g.Key.Value, Sum(g.Select(c => c.PerStage))))];
+    }
+
+    private static ImmutableArray<CampaignCounts> Sum(IEnumerable<ImmutableArray<CampaignCounts>> perShard)
+    {
+        var sum = new List<CampaignCounts>();
+        foreach (var stages in perShard)
+        {
+            for (var k = 0; k < stages.Length; k++)
+            {
+                if (sum.Count <= k)
+                {
+                    sum.Add(CampaignCounts.Zero);
+                }
+
+                sum[k] = sum[k].Add(stages[k]);
+            }
+        }
+
+        return [.. sum];
     }
 
     private async Task StopTickingAsync()

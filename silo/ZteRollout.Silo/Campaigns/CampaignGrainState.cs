@@ -52,6 +52,17 @@ public sealed class CampaignGrainState
     [Id(11)]
     public List<StageBaseline> HaltBaselines { get; set; } = [];
 
+    /// <summary>Cohort values halted on their own (a plan with halt_scope cohort), oldest first, until an SRE lifts them.</summary>
+    [Id(20)]
+    public List<CohortHaltRecord> HaltedCohorts { get; set; } = [];
+
+    /// <summary>
+    /// Each cohort value's per-stage figures when the current halt window opened (with <see cref="HaltBaselines"/>),
+    /// kept for cohort-scoped plans: a cohort halt judges the window without the blamed value.
+    /// </summary>
+    [Id(21)]
+    public List<CohortBaseline> CohortBaselines { get; set; } = [];
+
     /// <summary>A copy for reads: what was stored, whatever the grain changes next.</summary>
     public CampaignGrainState Copy() => new()
     {
@@ -67,6 +78,8 @@ public sealed class CampaignGrainState
         HaltBaselineFailures = HaltBaselineFailures,
         Requests = [.. Requests],
         HaltBaselines = [.. HaltBaselines],
+        HaltedCohorts = [.. HaltedCohorts],
+        CohortBaselines = [.. CohortBaselines],
     };
 }
 

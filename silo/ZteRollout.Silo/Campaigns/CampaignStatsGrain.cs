@@ -157,6 +157,33 @@ public sealed class CampaignStatsGrain : Grain, ICampaignStatsGrain
 
     public Task<ShardSummary> GetSummaryAsync() => Task.FromResult(BuildSummary());
 
+    public Task<ImmutableArray<CohortStageCounts>> GetCohortStageCountsAsync()
+    {
+        var perCohort = new Dictionary<(string Dimension, string Value), List<MutableCounts>>();
+        foreach (var entry in _devices.Values)
+        {
+            var stage = Math.Max(0, entry.Stage);
+            foreach (var key in CohortKeys(entry.Cohort))
+            {
+                if (!perCohort.TryGetValue(key, out var stages))
+                {
+                    perCohort[key] = stages = [];
+                }
+
+                while (stages.Count <= stage)
+                {
+                    stages.Add(new MutableCounts());
+                }
+
+                stages[stage].Add(entry.Outcome, +1);
+                stages[stage].AddRetryPending(entry.RetryPending ? 1 : 0);
+            }
+        }
+
+        return Task.FromResult<ImmutableArray<CohortStageCounts>>(
+            [.. perCohort.Select(c => new CohortStageCounts(c.Key.Dimension, c.Key.Value, [.. c.Value.Select(m => m.ToCounts())]))]);
+    }
+
     public async Task<int> SweepTimeoutsAsync(DateTimeOffset now)
     {
         var overdue = _devices

@@ -58,6 +58,22 @@ public sealed class CampaignsValidateTests(NodeFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Validate_HaltScopeCohortWithoutPolicy_OrUnknownScope_FailsNamingTheField()
+    {
+        var cohort = Write("cohort.yaml", ValidPlan + "\nhalt_scope: cohort\n");
+        var sideways = Write("sideways.yaml", ValidPlan + "\nhalt_scope: sideways\n");
+
+        var withoutPolicy = await CliRunner.RunAsync("campaigns", "validate", cohort, "--gateway", NoServer, "--api-key", "zak1_no-server-here");
+        var unknown = await CliRunner.RunAsync("campaigns", "validate", sideways, "--gateway", NoServer, "--api-key", "zak1_no-server-here");
+
+        Assert.Equal(1, withoutPolicy.ExitCode);
+        Assert.Contains("plan.halt_scope", withoutPolicy.Stdout);
+        Assert.Contains("cohort needs a halt policy", withoutPolicy.Stdout);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("halt_scope: expected one of campaign, cohort, got 'sideways'.", unknown.Stderr);
+    }
+
+    [Fact]
     public async Task Validate_StagesNotIncreasingAndNoServer_FailsNamingTheField()
     {
         var plan = Write("shrinking.yaml", ValidPlan.Replace("percent: 100", "percent: 5", StringComparison.Ordinal));

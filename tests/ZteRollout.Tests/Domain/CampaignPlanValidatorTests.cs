@@ -26,6 +26,19 @@ public sealed class CampaignPlanValidatorTests
     }
 
     [Fact]
+    public void Validate_CohortScopeWithoutAHaltPolicy_OrAnUnknownScope_NamesHaltScope()
+    {
+        var noPolicy = Validate(ValidPlan() with { Halt = HaltPolicy.None, HaltScope = HaltScope.Cohort });
+        var unknown = Validate(ValidPlan() with { HaltScope = 0 });
+        var cohortWithPolicy = Validate(ValidPlan() with { Halt = new HaltPolicy(new ThresholdPolicy(0.1, 10), null), HaltScope = HaltScope.Cohort });
+
+        Assert.Equal([("plan.halt_scope", "cohort needs a halt policy (plan.halt.threshold or plan.halt.sequential) to narrow")],
+            noPolicy.Select(p => (p.Field, p.Description)));
+        Assert.Equal([("plan.halt_scope", "must be campaign or cohort")], unknown.Select(p => (p.Field, p.Description)));
+        Assert.Empty(cohortWithPolicy);
+    }
+
+    [Fact]
     public void Validate_BadPlan_ListsEveryProblemAtOnce()
     {
         var plan = ValidPlan() with
