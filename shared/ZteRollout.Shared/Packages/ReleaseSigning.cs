@@ -27,7 +27,7 @@ public static class ReleaseKeys
             key.ImportFromPem(pem);
             _ = key.ExportParameters(includePrivateParameters: true);
         }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        catch (Exception e) when (e is ArgumentException or CryptographicException or PlatformNotSupportedException)
         {
             key.Dispose();
             throw new FormatException("not an ECDSA private key in PEM: " + e.Message, e);
@@ -44,7 +44,7 @@ public static class ReleaseKeys
         {
             key.ImportFromPem(pem);
         }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        catch (Exception e) when (e is ArgumentException or CryptographicException or PlatformNotSupportedException)
         {
             throw new FormatException("not an ECDSA public key in PEM: " + e.Message, e);
         }
@@ -72,7 +72,7 @@ public static class ReleaseKeys
         {
             return ManifestSignature.Verify(payload, signature, publicKeyPem);
         }
-        catch (CryptographicException)
+        catch (Exception e) when (e is CryptographicException or PlatformNotSupportedException)
         {
             return false;
         }

@@ -1,6 +1,7 @@
 using System.Text;
 using ZteRollout.Cli;
 using ZteRollout.Gateway.Ddi;
+using ZteRollout.Shared.Packages;
 
 namespace ZteRollout.Tests.Security;
 
@@ -59,6 +60,34 @@ public sealed class FuzzFindingsTests
 
         Assert.StartsWith("plan.yaml: not a valid YAML document: ", problem.Message);
         Assert.NotEmpty(foundAs);
+    }
+
+    // The 'signed' harness: a rotation statement whose new public key names the curve OID 1.6.840.10045.3.1.7 (one
+    // DER byte off P-256's 1.2.840.10045.3.1.7). OpenSSL refuses it with PlatformNotSupportedException, which
+    // NormalizePublicPem did not catch: TrustReleaseKey with such a statement was an Internal error, not a refusal.
+    // Kept with JSON's escaped line breaks, as a statement carries it.
+    private const string KeyWithAnUnknownCurve =
+        "-----BEGIN PUBLIC KEY-----\\n" +
+        "MFkwEwYHKoZIzj0CAQYILoZIzj0DAQcDQgAEcyUMMxNhrwnVbLMNSxh2hkUbOg51\\n" +
+        "kc9shuXkpJT7TzztKrGhvFTXj6oqc71J/+Xp48LMbh5kBC5U3We/l5FrVg==\\n" +
+        "-----END PUBLIC KEY-----";
+
+    [Fact]
+    public void PublicKey_OnACurveThePlatformDoesNotKnow_IsAFormatError()
+    {
+        var problem = Assert.Throws<FormatException>(() => ReleaseKeys.NormalizePublicPem(KeyWithAnUnknownCurve.Replace("\\n", "\n", StringComparison.Ordinal)));
+
+        Assert.StartsWith("not an ECDSA public key in PEM: ", problem.Message);
+    }
+
+    [Fact]
+    public void RotationStatement_NamingAKeyOnACurveThePlatformDoesNotKnow_IsAFormatError()
+    {
+        var statement = Body($$"""{"format":"zte-rollout-key-rotation/1","signedBy":"5","newKeyId":"28","newPublicKey":"{{KeyWithAnUnknownCurve}}","revokes":[],"issuedAt":"2026-12-01T00:00:00Z"}""");
+
+        var problem = Assert.Throws<FormatException>(() => KeyRotationStatement.Decode(statement));
+
+        Assert.StartsWith("not an ECDSA public key in PEM: ", problem.Message);
     }
 
     private static byte[] Body(string text) => Encoding.UTF8.GetBytes(text);
