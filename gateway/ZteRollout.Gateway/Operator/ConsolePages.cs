@@ -202,23 +202,38 @@ public static class ConsolePages
             .Append(Percent(c.FailureRateLow)).Append('–').Append(Percent(c.FailureRateHigh)).Append("); sequential statistic <span id=\"statistic\">")
             .Append(E(c.HaltStatistic.ToString("0.00", CultureInfo.InvariantCulture))).Append("</span> of boundary <span id=\"boundary\">")
             .Append(E(c.HaltBoundary.ToString("0.00", CultureInfo.InvariantCulture))).Append("</span>.</p>");
-        html.Append("<table id=\"counts\"><tr><th>Offered</th><th>In progress</th><th>Installed</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Timed out</th><th>Deferred</th><th>Canceled</th></tr><tr>");
-        foreach (var (name, value) in new[] { ("offered", counts.Offered), ("in-progress", counts.InProgress), ("installed", counts.Installed), ("succeeded", counts.Succeeded),
-                     ("failed", counts.Failed), ("rolled-back", counts.RolledBack), ("timed-out", counts.TimedOut), ("deferred", counts.Deferred), ("canceled", counts.Canceled) })
+        if (c.HaltedCohorts.Count > 0)
+        {
+            // Cohort-scoped halts (plan halt_scope: cohort): these cohorts get no new offers; the rest goes on.
+            html.Append("<h2>Halted cohorts</h2><ul id=\"halted-cohorts\">");
+            foreach (var h in c.HaltedCohorts)
+            {
+                html.Append("<li class=\"blamed\"><strong>").Append(E(h.Dimension)).Append('=').Append(E(h.Value)).Append("</strong> by ").Append(E(h.By))
+                    .Append(" at ").Append(E(h.At?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) ?? "—")).Append(": ").Append(E(h.Reason))
+                    .Append(" (").Append(E(h.Figures)).Append(")</li>");
+            }
+
+            html.Append("</ul><p>An SRE lifts one with <code>zte-rollout campaigns lift-cohort-halt ").Append(E(c.CampaignId))
+                .Append(" --cohort DIMENSION=VALUE --reason TEXT</code>.</p>");
+        }
+
+        html.Append("<table id=\"counts\"><tr><th>Offered</th><th>In progress</th><th>Installed</th><th>Pending confirmation</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Timed out</th><th>Deferred</th><th>Canceled</th></tr><tr>");
+        foreach (var (name, value) in new[] { ("offered", counts.Offered), ("in-progress", counts.InProgress), ("installed", counts.Installed), ("pending-confirmation", counts.PendingConfirmation),
+                     ("succeeded", counts.Succeeded), ("failed", counts.Failed), ("rolled-back", counts.RolledBack), ("timed-out", counts.TimedOut), ("deferred", counts.Deferred), ("canceled", counts.Canceled) })
         {
             html.Append("<td data-count=\"").Append(name).Append("\">").Append(E(value)).Append("</td>");
         }
 
         html.Append("</tr></table>");
 
-        html.Append("<h2>Stages</h2><table id=\"stages\"><thead><tr><th>Stage</th><th>Percent</th><th>Started</th><th>Progress</th><th>Succeeded</th><th>Failed</th><th>In progress</th></tr></thead><tbody>");
+        html.Append("<h2>Stages</h2><table id=\"stages\"><thead><tr><th>Stage</th><th>Percent</th><th>Started</th><th>Progress</th><th>Succeeded</th><th>Pending confirmation</th><th>Failed</th><th>In progress</th></tr></thead><tbody>");
         foreach (var stage in c.Stages)
         {
             var sc = stage.Counts ?? new CampaignCounts();
             html.Append("<tr").Append(stage.Index == c.CurrentStage ? " class=\"current\"" : "").Append("><td>").Append(E(stage.Index + 1)).Append("</td><td>")
                 .Append(E((stage.Plan?.Percent ?? 100).ToString("0.##", CultureInfo.InvariantCulture))).Append(" %</td><td>")
                 .Append(E(stage.StartedAt?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture) ?? "—")).Append("</td><td>").Append(Progress(sc)).Append("</td><td>")
-                .Append(E(sc.Succeeded)).Append("</td><td>").Append(E(sc.Failed + sc.RolledBack + sc.TimedOut)).Append("</td><td>").Append(E(sc.InProgress)).Append("</td></tr>");
+                .Append(E(sc.Succeeded)).Append("</td><td>").Append(E(sc.PendingConfirmation)).Append("</td><td>").Append(E(sc.Failed + sc.RolledBack + sc.TimedOut)).Append("</td><td>").Append(E(sc.InProgress)).Append("</td></tr>");
         }
 
         html.Append("</tbody></table>");
