@@ -114,7 +114,9 @@ public static class RolloutSiloBuilderExtensions
         silo.AddIncomingGrainCallFilter<StorageFailureFilter>();
         services.TryAddSingleton(RolloutClock.System);
         var signingOptions = services.AddOptions<SigningOptions>()
-            .Validate(o => o.OnlineManifestLifetime > TimeSpan.Zero, $"{SigningOptions.Section}:OnlineManifestLifetime must be positive");
+            .Validate(o => o.OnlineManifestLifetime > TimeSpan.Zero, $"{SigningOptions.Section}:OnlineManifestLifetime must be positive")
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SigningOptions>, SigningOptionsValidator>());
         if (configuration is not null)
         {
             signingOptions.Bind(configuration.GetSection(SigningOptions.Section));

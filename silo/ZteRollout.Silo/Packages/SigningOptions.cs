@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace ZteRollout.Silo.Packages;
 
 /// <summary>Release keys and the server's own online key (docs/security.md, "Release signing").</summary>
@@ -41,6 +43,26 @@ public sealed class SigningOptions
             }
 
             yield return pem;
+        }
+    }
+}
+
+/// <summary>
+/// Checks every <see cref="SigningOptions.TrustedKeys"/> entry when the host starts, so a mistyped path or a key that
+/// is not P-256 stops the silo with the setting named, instead of failing the package catalog at its first call.
+/// </summary>
+public sealed class SigningOptionsValidator : IValidateOptions<SigningOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SigningOptions options)
+    {
+        try
+        {
+            _ = SigningOptions.ResolveTrustedKeys(options.TrustedKeys).Count();
+            return ValidateOptionsResult.Success;
+        }
+        catch (InvalidOperationException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
         }
     }
 }
