@@ -186,7 +186,10 @@ internal sealed class PostgresBatchExecutor(string connectionString) : IBatchExe
             }
         }
 
-        var rows = batch.Where(w => !w.Conflict).SelectMany(w => w.Rows).ToList();
+        // Rows in one global order, table then key (stable, so one device's upsert stays before its last-seen touch):
+        // in batch order, two writers holding the same devices' rows in opposite orders deadlocked (40P01).
+        var rows = batch.Where(w => !w.Conflict).SelectMany(w => w.Rows)
+            .OrderBy(RowBinding.LockOrderTable).ThenBy(RowBinding.LockOrderKey, StringComparer.Ordinal).ToList();
         if (rows.Count > 0)
         {
             await using var rowBatch = new NpgsqlBatch(_connection, transaction);

@@ -16,6 +16,23 @@ internal static class RowBinding
         _ => throw new ArgumentOutOfRangeException(nameof(row), row, "Unknown row change."),
     };
 
+    /// <summary>The table a row change locks, as a rank: the device registry before the campaign ledgers.</summary>
+    public static int LockOrderTable(RowChange row) => row switch
+    {
+        DeviceRowChange or LastSeenChange => 0,
+        LedgerRowChange => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(row), row, "Unknown row change."),
+    };
+
+    /// <summary>The key of the row a change locks within its table.</summary>
+    public static string LockOrderKey(RowChange row) => row switch
+    {
+        DeviceRowChange d => d.DeviceId,
+        LastSeenChange t => t.DeviceId,
+        LedgerRowChange l => l.Event.CampaignId + "\u0000" + l.Event.DeviceId,
+        _ => throw new ArgumentOutOfRangeException(nameof(row), row, "Unknown row change."),
+    };
+
     public static void Bind(RowChange row, Action<string, object?> set)
     {
         switch (row)
