@@ -76,22 +76,22 @@ internal static class DurableBenchmark
             // Both durable paths and the noop run briefly before timing, so tiered JIT has compiled them alike. The
             // warm-up spends devices too: its offers feed the report windows like any other.
             await LoadRunner.RunForAsync(JitWarmUp, o.Concurrency, NoopCallAsync);
-            await RunWhileSuppliedAsync(JitWarmUp, o.Concurrency, fleet.CheckInForOfferAsync);
-            await RunWhileSuppliedAsync(JitWarmUp, o.Concurrency, fleet.ReportNextStepAsync);
+            await LoadRunner.RunWhileSuppliedAsync(JitWarmUp, o.Concurrency, fleet.CheckInForOfferAsync);
+            await LoadRunner.RunWhileSuppliedAsync(JitWarmUp, o.Concurrency, fleet.ReportNextStepAsync);
             output.WriteLine($"warmup: {fleet.Offers} offers and {fleet.Reports} reports, not timed");
 
             var duration = TimeSpan.FromSeconds(o.Seconds);
             var noopRuns = new List<LoadResult>();
-            var offerRuns = new List<Window>();
-            var reportRuns = new List<Window>();
+            var offerRuns = new List<LoadWindow>();
+            var reportRuns = new List<LoadWindow>();
             long timedRows = 0;
             for (var round = 1; round <= o.Rounds; round++)
             {
                 var noopBeforeOffers = await LoadRunner.RunForAsync(duration, o.Concurrency, NoopCallAsync);
                 var rowsBefore = fleet.DurableWrites;
-                var offers = await RunWhileSuppliedAsync(duration, o.Concurrency, fleet.CheckInForOfferAsync);
+                var offers = await LoadRunner.RunWhileSuppliedAsync(duration, o.Concurrency, fleet.CheckInForOfferAsync);
                 var noopBeforeReports = await LoadRunner.RunForAsync(duration, o.Concurrency, NoopCallAsync);
-                var reports = await RunWhileSuppliedAsync(duration, o.Concurrency, fleet.ReportNextStepAsync);
+                var reports = await LoadRunner.RunWhileSuppliedAsync(duration, o.Concurrency, fleet.ReportNextStepAsync);
 
                 // The noop window between makes no device write, so this is what the two timed windows wrote.
                 timedRows += fleet.DurableWrites - rowsBefore;
@@ -153,12 +153,6 @@ internal static class DurableBenchmark
         }
     }
 
-    private static async Task<Window> RunWhileSuppliedAsync(TimeSpan duration, int concurrency, Func<int, Task<bool>> call)
-    {
-        var (load, ranOut) = await LoadRunner.RunWhileSuppliedAsync(duration, concurrency, call);
-        return new Window(load, ranOut);
-    }
-
     /// <summary>The durable benchmark's PostgreSQL connection string: its group commits may wait longer than a test's.</summary>
     private static string WithBenchmarkTimeouts(string connectionString) =>
         new NpgsqlConnectionStringBuilder(connectionString) { Timeout = 15, CommandTimeout = 60 }.ConnectionString;
@@ -177,10 +171,7 @@ internal static class DurableBenchmark
     private static string Describe(LoadResult r) =>
         $"{r.CallsPerSecond:F0} rps p50 {r.P50Ms:F2} ms p99 {r.P99Ms:F2} ms ({r.Calls} calls, {r.Errors} errors)";
 
-    private static string Describe(Window w) => Describe(w.Load) + (w.RanOut ? $" ran out after {w.Load.Elapsed.TotalSeconds:F1} s" : string.Empty);
-
-    /// <summary>One timed window over a finite supply, and whether the supply ran out before the time did.</summary>
-    private sealed record Window(LoadResult Load, bool RanOut);
+    private static string Describe(LoadWindow w) => Describe(w.Load) + (w.RanOut ? $" ran out after {w.Load.Elapsed.TotalSeconds:F1} s" : string.Empty);
 
     /// <summary>An offer being reported on: the next step to report and the id that step's report carries (kept for a retry).</summary>
     private sealed class InstallInProgress(BenchDevice device, string offerId)

@@ -10,6 +10,9 @@ internal sealed record LoadResult(long Calls, long Errors, TimeSpan Elapsed, dou
     public double CallsPerSecond => Calls / Elapsed.TotalSeconds;
 }
 
+/// <summary>One timed window over a finite supply, and whether the supply ran out before the time did.</summary>
+internal sealed record LoadWindow(LoadResult Load, bool RanOut);
+
 /// <summary>
 /// Drives one kind of gRPC call with C concurrent callers, either for a fixed time (measured) or once per item
 /// (warm-up). Callers share a few HTTP/2 connections: one channel per connection, caller i on channel i mod N.
@@ -50,7 +53,7 @@ internal static class LoadRunner
     /// left to call with, and that caller stops. The window ends when the time is up or every caller stopped;
     /// <c>RanOut</c> says whether any caller ran out of supply.
     /// </summary>
-    public static async Task<(LoadResult Load, bool RanOut)> RunWhileSuppliedAsync(TimeSpan duration, int concurrency, Func<int, Task<bool>> call)
+    public static async Task<LoadWindow> RunWhileSuppliedAsync(TimeSpan duration, int concurrency, Func<int, Task<bool>> call)
     {
         var latencies = new List<long>[concurrency];
         long errors = 0;
@@ -84,7 +87,7 @@ internal static class LoadRunner
 
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
-        return (new LoadResult(all.Length, errors, elapsed, TicksToMs(Percentile(all, 0.50)), TicksToMs(Percentile(all, 0.99))), ranOut == 1);
+        return new LoadWindow(new LoadResult(all.Length, errors, elapsed, TicksToMs(Percentile(all, 0.50)), TicksToMs(Percentile(all, 0.99))), ranOut == 1);
     }
 
     /// <summary>Calls <paramref name="call"/> once for each of <paramref name="count"/> items, at most <paramref name="concurrency"/> at a time.</summary>

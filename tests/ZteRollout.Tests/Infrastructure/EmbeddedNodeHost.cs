@@ -55,9 +55,8 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
 
     public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
 
-    public static async Task<EmbeddedNodeHost> StartAsync(string dataDirectory, FakeTimeProvider clock, params string[] extraArgs)
-    {
-        string[] args =
+    /// <summary>The command line of a test node: its data directory, free loopback ports for every listener, quiet logs.</summary>
+    public static string[] Arguments(string dataDirectory, params string[] extraArgs) =>
         [
             "--data-dir", dataDirectory,
             "--urls", "http://127.0.0.1:0",
@@ -71,6 +70,10 @@ public sealed class EmbeddedNodeHost : IAsyncDisposable, IRolloutEndpoint
             $"--Rollout:Signing:OnlineManifestLifetime={TestSigning.OnlineManifestLifetime}",
             .. extraArgs,
         ];
+
+    public static async Task<EmbeddedNodeHost> StartAsync(string dataDirectory, FakeTimeProvider clock, params string[] extraArgs)
+    {
+        var args = Arguments(dataDirectory, extraArgs);
         var app = await EmbeddedNode.BuildAsync(args, services => services.AddSingleton(new RolloutClock(clock)), TextWriter.Null);
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;

@@ -31,16 +31,7 @@ public sealed class TrustedKeySettingTests
 
             var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero));
             await using var app = await EmbeddedNode.BuildAsync(
-                [
-                    "--data-dir", Path.Combine(directory, "data"),
-                    "--urls", "http://127.0.0.1:0",
-                    $"--Rollout:Ddi:Url=http://127.0.0.1:{TestPaths.FreePort()}",
-                    $"--Rollout:Operator:Url=http://127.0.0.1:{TestPaths.FreePort()}",
-                    $"--Rollout:Silo:SiloPort={TestPaths.FreePort()}",
-                    $"--Rollout:Silo:GatewayPort={TestPaths.FreePort()}",
-                    "--Logging:LogLevel:Default=Warning",
-                    $"--Rollout:Signing:TrustedKeys:0={entry}",
-                ],
+                EmbeddedNodeHost.Arguments(Path.Combine(directory, "data"), $"--Rollout:Signing:TrustedKeys:0={entry}"),
                 services => services.AddSingleton(new RolloutClock(clock)),
                 TextWriter.Null);
 
